@@ -1,0 +1,1 @@
+"""The ``trainform`` command line. One module per verb group; rendering lives here."""

@@ -1,0 +1,1 @@
+"""Loading, evaluating and validating *.hcl configurations."""

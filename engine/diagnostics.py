@@ -1,0 +1,170 @@
+"""Diagnostics: what trainform tells a user about a mistake in their input.
+
+Every user-facing error or warning is a :class:`Diagnostic` with a source
+range, so the CLI can print ``file:line:col``, the offending source line and a
+marker under the span (like Terraform's boxed diagnostics).  Phases return
+``(result, Diagnostics)`` instead of raising.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Iterable
+
+__all__ = ["Pos", "Range", "Diagnostic", "Diagnostics", "ERROR", "WARNING", "render", "SourceCache"]
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    line: int  # 1-based
+    column: int  # 1-based, in characters
+    byte: int = 0  # 0-based character offset in the file
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    filename: str
+    start: Pos
+    end: Pos
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.start.line}:{self.start.column}"
+
+    def to_json(self) -> dict:
+        return {
+            "filename": self.filename,
+            "start": {"line": self.start.line, "column": self.start.column, "byte": self.start.byte},
+            "end": {"line": self.end.line, "column": self.end.column, "byte": self.end.byte},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> "Range | None":
+        if not d:
+            return None
+        return cls(d["filename"], Pos(**d["start"]), Pos(**d["end"]))
+
+
+@dataclass(slots=True)
+class Diagnostic:
+    severity: str
+    summary: str
+    detail: str = ""
+    range: Range | None = None
+    address: str | None = None
+
+    def to_json(self) -> dict:
+        d = {"severity": self.severity, "summary": self.summary, "detail": self.detail}
+        if self.range is not None:
+            d["range"] = self.range.to_json()
+        if self.address:
+            d["address"] = self.address
+        return d
+
+
+def error(summary: str, detail: str = "", range: Range | None = None, address: str | None = None) -> Diagnostic:
+    return Diagnostic(ERROR, summary, detail, range, address)
+
+
+def warning(summary: str, detail: str = "", range: Range | None = None, address: str | None = None) -> Diagnostic:
+    return Diagnostic(WARNING, summary, detail, range, address)
+
+
+class Diagnostics(list):
+    """A list of diagnostics with helpers; ``bool(diags)`` is True when non-empty."""
+
+    def error(self, summary: str, detail: str = "", range: Range | None = None, address: str | None = None) -> Diagnostic:
+        d = error(summary, detail, range, address)
+        self.append(d)
+        return d
+
+    def warning(self, summary: str, detail: str = "", range: Range | None = None, address: str | None = None) -> Diagnostic:
+        d = warning(summary, detail, range, address)
+        self.append(d)
+        return d
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == ERROR for d in self)
+
+    def extend_from(self, other: Iterable[Diagnostic]) -> "Diagnostics":
+        self.extend(other)
+        return self
+
+
+class SourceCache:
+    """File text by name, so rendering can show the offending line."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, list[str]] = {}
+
+    def add(self, filename: str, text: str) -> None:
+        self._texts[filename] = text.splitlines()
+
+    def line(self, filename: str, line: int) -> str | None:
+        lines = self._texts.get(filename)
+        if lines is None:
+            try:
+                with open(filename, encoding="utf-8") as f:
+                    lines = f.read().splitlines()
+            except (OSError, UnicodeDecodeError):
+                lines = []
+            self._texts[filename] = lines
+        if 1 <= line <= len(lines):
+            return lines[line - 1]
+        return None
+
+
+_GLOBAL_SOURCES = SourceCache()
+
+
+def global_sources() -> SourceCache:
+    return _GLOBAL_SOURCES
+
+
+def render(diag: Diagnostic, sources: SourceCache | None = None, color: bool = False) -> str:
+    """Render one diagnostic the Terraform way: a boxed block with a code frame."""
+    sources = sources or _GLOBAL_SOURCES
+    red, yellow, bold, reset = ("\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m") if color else ("", "", "", "")
+    bar_color = red if diag.severity == ERROR else yellow
+    title = "Error" if diag.severity == ERROR else "Warning"
+    out = [f"{bar_color}╷{reset}", f"{bar_color}│{reset} {bar_color}{bold}{title}:{reset}{bold} {diag.summary}{reset}"]
+    bar = f"{bar_color}│{reset}"
+    if diag.range is not None:
+        r = diag.range
+        out.append(bar)
+        where = f"  on {r.filename} line {r.start.line}"
+        if diag.address:
+            where += f", in {diag.address}"
+        out.append(f"{bar}{where}:")
+        src = sources.line(r.filename, r.start.line)
+        if src is not None:
+            num = f"{r.start.line:>4}"
+            out.append(f"{bar} {num}: {src}")
+            start_col = max(r.start.column, 1)
+            if r.end.line == r.start.line:
+                end_col = max(r.end.column, start_col + 1)
+            else:
+                end_col = max(len(src) + 1, start_col + 1)
+            out.append(f"{bar} {' ' * len(num)}  {' ' * (start_col - 1)}{'^' * (end_col - start_col)}")
+        out.append(f"{bar}  {r}")
+    elif diag.address:
+        out.append(bar)
+        out.append(f"{bar}   with {diag.address}")
+    if diag.detail:
+        out.append(bar)
+        for line in diag.detail.splitlines():
+            out.append(f"{bar} {line}" if line else bar)
+    out.append(f"{bar_color}╵{reset}")
+    return "\n".join(out)
+
+
+def render_all(diags: Iterable[Diagnostic], sources: SourceCache | None = None, color: bool = False) -> str:
+    return "\n".join(render(d, sources, color) for d in diags)
+
+
+def replace(diag: Diagnostic, **changes) -> Diagnostic:
+    return dataclasses.replace(diag, **changes)

@@ -1,0 +1,1 @@
+"""Resource providers. Each subpackage implements ``providers.base.Provider``."""
