@@ -55,6 +55,7 @@ class Attribute:
 
     type: str = "string"
     required: bool = False
+    optional: bool = False  # only meaningful with computed: settable, else computed by the provider
     computed: bool = False
     sensitive: bool = False
     force_new: bool = False
@@ -63,8 +64,9 @@ class Attribute:
     conflicts_with: tuple[str, ...] = ()
 
     @property
-    def optional(self) -> bool:
-        return not self.required
+    def read_only(self) -> bool:
+        """Computed and not settable in configuration."""
+        return self.computed and not self.required and not self.optional
 
 
 @dataclass

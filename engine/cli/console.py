@@ -1,0 +1,71 @@
+"""``trainform console``: evaluate expressions read from stdin against the configuration.
+
+Like ``terraform console``: one expression per line, each value printed the
+way terraform prints it (strings quoted); an error goes to stderr and the
+next line is still evaluated; exit 1 if any line failed.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+import click
+
+from engine.cli.common import color_flag, var_options, ordered_var_args, fail, get_backend_or_exit, read_state_or_exit
+from engine.diagnostics import Diagnostics
+
+
+def _scope(cli_vars):
+    from engine.config.model import Config, Module
+
+    if not glob.glob("*.hcl"):
+        from engine.core import PlanOptions, Session
+        from engine.state import State
+
+        s = Session(Config(Module(dir=".")), {}, State.new(), PlanOptions(refresh=False))
+        return s.scopes[()]
+    from engine.cli.common import load_config_or_exit
+    from engine.core import PlanOptions, Session
+    from engine.state import State
+
+    config, inputs, warnings = load_config_or_exit(cli_vars=cli_vars, interactive=False)
+    backend = get_backend_or_exit(config)
+    state = read_state_or_exit(backend) or State.new()
+    s = Session(config, inputs, state, PlanOptions(refresh=False, targets=["\x00none"]))
+    s.plan()
+    return s.scopes[()]
+
+
+@click.command("console")
+@var_options
+@color_flag
+def console_cmd(vars, var_files):
+    """Evaluate expressions read from stdin, one per line."""
+    from engine.config.expr import evaluate
+    from engine.config.format import format_value
+    from engine.config.parser import parse_expression
+    from engine.diagnostics import render
+
+    scope = _scope(ordered_var_args(vars, var_files))
+    failed = False
+    lines = sys.stdin.read().splitlines()
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        expr, d = parse_expression(line, filename="<console-input>")
+        if expr is None or d.has_errors:
+            failed = True
+            for x in d:
+                click.echo(render(x), err=True)
+            continue
+        value, d = evaluate(expr, scope.ctx())
+        if d.has_errors:
+            failed = True
+            for x in d:
+                click.echo(render(x), err=True)
+            continue
+        click.echo(format_value(value))
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,578 @@
+"""init, plan, apply, destroy, show, output and graph."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+import click
+
+from engine.cli.common import (
+    color_flag, fail, get_backend_or_exit, load_config_or_exit, lock_or_exit, no_color,
+    ordered_var_args, parse_duration, print_diags, read_state_or_exit, var_options,
+)
+from engine.diagnostics import Diagnostics
+
+PLAN_FILE_KIND = "trainform-plan"
+
+
+def _lock_options(f):
+    f = click.option("-lock", "--lock", "lock", default="true", type=click.Choice(["true", "false"]), help="Lock the state (default true).")(f)
+    f = click.option("-lock-timeout", "--lock-timeout", "lock_timeout", default="0s", help="How long to retry a held lock, e.g. 30s.")(f)
+    return f
+
+
+def _plan_options(f):
+    f = click.option("-target", "--target", "targets", multiple=True, metavar="ADDR", help="Limit planning to this resource and its dependencies.")(f)
+    f = click.option("-replace", "--replace", "replace", multiple=True, metavar="ADDR", help="Force replacement of this resource instance.")(f)
+    f = click.option("-refresh", "--refresh", "refresh", default="true", type=click.Choice(["true", "false"]), help="Read real objects before planning (default true).")(f)
+    f = click.option("-refresh-only", "--refresh-only", "refresh_only", is_flag=True, help="Only update state to match real objects.")(f)
+    f = click.option("-parallelism", "--parallelism", "parallelism", default=10, type=click.IntRange(1, 1000), help="Operations in flight at once (default 10).")(f)
+    f = click.option("-input", "--input", "input_", default="true", type=click.Choice(["true", "false"]), help="Ask for missing variables on a terminal.")(f)
+    return var_options(_lock_options(color_flag(f)))
+
+
+def _options(destroy, refresh, refresh_only, targets, replace, parallelism):
+    from engine.core import PlanOptions
+
+    return PlanOptions(destroy=destroy, refresh=(refresh == "true"), refresh_only=refresh_only,
+                       targets=list(targets), replace=list(replace), parallelism=parallelism)
+
+
+def _config_hash(config) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for cfg in config.walk():
+        for f in sorted(cfg.module.files):
+            h.update(f.encode())
+            with open(f, "rb") as fh:
+                h.update(hashlib.sha256(fh.read()).digest())
+    return h.hexdigest()
+
+
+def _var_record(config, inputs) -> dict:
+    from engine.state import secrets
+    from engine.values import Sensitive, to_plain
+
+    out = {}
+    for name, v in inputs.items():
+        if isinstance(v, Sensitive):
+            out[name] = {"sensitive": True, "digest": secrets.digest(to_plain(v.value))}
+        else:
+            out[name] = {"value": to_plain(v)}
+    return out
+
+
+def _make_session(config, inputs, state, options, events=None):
+    from engine.core import Session
+
+    return Session(config, inputs, state, options, events=events, working_dir=".")
+
+
+def _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, vars, var_files, input_, lock, lock_timeout, events=None):
+    from engine.state import State
+
+    cli_vars = ordered_var_args(vars, var_files)
+    config, inputs, warnings = load_config_or_exit(cli_vars=cli_vars, interactive=(input_ == "true"))
+    backend = get_backend_or_exit(config)
+    info = lock_or_exit(backend, "OperationTypePlan" if events is None else "OperationTypeApply", parse_duration(lock_timeout), lock == "true")
+    try:
+        state = read_state_or_exit(backend) or State.new()
+    except SystemExit:
+        _unlock(backend, info)
+        raise
+    options = _options(destroy, refresh, refresh_only, targets, replace, parallelism)
+    session = _make_session(config, inputs, state, options, events)
+    plan = session.plan()
+    plan.config_hash = _config_hash(config)
+    plan.variables = _var_record(config, inputs)
+    return config, inputs, backend, info, state, session, plan, warnings
+
+
+def _unlock(backend, info):
+    if info is not None:
+        try:
+            backend.unlock(info.id)
+        except Exception as e:  # noqa: BLE001
+            click.echo(f"Warning: failed to release the state lock {info.id}: {e}", err=True)
+
+
+def _diag_exit(diags, backend=None, info=None):
+    _unlock(backend, info) if backend is not None else None
+    fail(diags)
+
+
+@click.command("init")
+@click.option("-migrate-state", "--migrate-state", "migrate_state", is_flag=True, help="Copy existing state to the newly configured backend.")
+@click.option("-force-copy", "--force-copy", "force_copy", is_flag=True, help="Overwrite a destination state of another lineage during migration.")
+@click.option("-reconfigure", "--reconfigure", "reconfigure", is_flag=True, help="Use the new backend without migrating state.")
+@color_flag
+def init_cmd(migrate_state, force_copy, reconfigure):
+    """Prepare the working directory: caches, backend, state."""
+    from engine.cli.common import read_init_settings
+    from engine.config.loader import load_config
+    from engine.state import get_backend
+
+    config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
+    if diags.has_errors or config is None:
+        fail(diags)
+    os.makedirs(os.path.join(".trainform", "cache"), exist_ok=True)
+    new = config.module.backend or {"type": "local"}
+    old = read_init_settings()
+    if old is None and new.get("type") != "local" and os.path.exists("trainform.tfstate"):
+        old = {"type": "local"}
+    if old is not None and old != new and not reconfigure:
+        if not migrate_state:
+            d = Diagnostics()
+            d.error("Backend configuration changed", f'The backend changed from "{old.get("type")}" to "{new.get("type")}". Run "trainform init -migrate-state" to copy the existing state to the new backend, or "trainform init -reconfigure" to start using it without copying.')
+            fail(d)
+        from engine.state import migrate
+        from engine.state.errors import StateError
+
+        try:
+            src = get_backend(old, ".")
+            dst = get_backend(new, ".")
+            st = migrate(src, dst, force=force_copy)
+        except StateError as e:
+            d = Diagnostics()
+            d.error("Failed to migrate state", str(e))
+            fail(d)
+        click.echo(f"Successfully migrated state (serial {st.serial if st else 0}) from the {old.get('type')} backend to the {new.get('type')} backend.")
+    try:
+        backend = get_backend(new, ".")
+        backend.read()
+    except Exception as e:  # noqa: BLE001 - surfaced as a diagnostic
+        d = Diagnostics()
+        d.error("Failed to initialize the state backend", str(e))
+        fail(d)
+    with open(os.path.join(".trainform", "backend.json"), "w") as f:
+        json.dump({k: v for k, v in new.items() if k != "conn_str"} | ({"conn_str": new["conn_str"]} if "conn_str" in new and "@" not in str(new["conn_str"]) else {}), f)
+    click.echo(f'Initializing the backend... ({new.get("type")})')
+    click.echo("")
+    click.echo("trainform has been successfully initialized!")
+
+
+@click.command("plan")
+@_plan_options
+@click.option("-out", "--out", "out", metavar="FILE", help="Write the plan to FILE for a later apply.")
+@click.option("-json", "--json", "json_out", is_flag=True, help="Print the plan as JSON.")
+@click.option("-destroy", "--destroy", "destroy", is_flag=True, help="Plan to destroy everything.")
+@click.option("-detailed-exitcode", "--detailed-exitcode", "detailed", is_flag=True, help="Exit 0 with no changes, 1 on error, 2 with changes.")
+def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, out, json_out, destroy, detailed):
+    """Show what apply would change, and why."""
+    config, inputs, backend, info, state, session, plan, warnings = _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, vars, var_files, input_, lock, lock_timeout)
+    try:
+        if session.diags.has_errors or plan.errored:
+            print_diags(list(warnings) + list(session.diags))
+            raise SystemExit(1)
+        print_diags(list(warnings) + [d for d in session.diags])
+        if json_out:
+            from engine.cli.render import plan_json
+
+            click.echo(json.dumps(plan_json(plan), indent=2, sort_keys=True))
+        else:
+            from engine.cli.render import render_plan
+
+            click.echo(render_plan(plan, color=not no_color()), nl=False)
+        if out:
+            _write_plan_file(out, plan, targets, replace)
+            if not json_out:
+                click.echo("")
+                click.echo(f"Saved the plan to: {out}")
+                click.echo("")
+                click.echo("To perform exactly these actions, run the following command to apply:")
+                click.echo(f'    trainform apply "{out}"')
+    finally:
+        _unlock(backend, info)
+    if detailed and plan.has_changes:
+        raise SystemExit(2)
+
+
+def _write_plan_file(path, plan, targets, replace):
+    data = {"kind": PLAN_FILE_KIND, "plan": plan.to_json(), "options": {"targets": list(targets), "replace": list(replace)}}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_plan_file(path):
+    from engine.plan.model import Plan
+
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        if data.get("kind") != PLAN_FILE_KIND:
+            raise ValueError("not a trainform plan file")
+        return Plan.from_json(data["plan"]), data.get("options", {})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        d = Diagnostics()
+        d.error("Failed to load the saved plan", f"{path} is not a readable trainform plan file: {e}.")
+        fail(d)
+
+
+def _install_sigint(session, events):
+    state = {"count": 0}
+
+    def handler(signum, frame):
+        state["count"] += 1
+        if state["count"] == 1:
+            session.stop.set()
+            click.echo("\nInterrupt received.\nPlease wait for trainform to exit or data loss may occur.\nGracefully shutting down...", err=True)
+        else:
+            session.cancel.set()
+            click.echo("\nTwo interrupts received. Exiting immediately: cancelling in-flight operations.", err=True)
+            from providers.registry import _instances
+
+            for p in list(_instances.values()):
+                try:
+                    p.cancel()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, auto_approve, planfile, json_out=False):
+    from engine.apply import Applier
+    from engine.cli.events import CliEvents
+    from engine.cli.render import render_plan
+
+    color = not no_color()
+    events = CliEvents(color=color)
+    saved = None
+    if planfile:
+        if vars or var_files:
+            d = Diagnostics()
+            d.error("Can't set variables when applying a saved plan", "The -var and -var-file options cannot be used when applying a saved plan file, because a saved plan includes the variable values that were set when it was created. Sensitive values are not saved: provide them through TRAINFORM_VAR_ environment variables or *.auto.tfvars files.")
+            fail(d)
+        saved, opts = _read_plan_file(planfile)
+        destroy, refresh_only = saved.destroy, saved.refresh_only
+        targets, replace = tuple(opts.get("targets", [])), tuple(opts.get("replace", []))
+        vars = tuple(f"{k}={json.dumps(v['value']) if not isinstance(v['value'], str) else v['value']}" for k, v in saved.variables.items() if not v.get("sensitive"))
+        auto_approve = True
+    config, inputs, backend, info, state, session, plan, warnings = _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, vars, var_files, input_, lock, lock_timeout, events=events)
+    try:
+        if session.diags.has_errors or plan.errored:
+            print_diags(list(warnings) + list(session.diags))
+            raise SystemExit(1)
+        print_diags(warnings)
+        if saved is not None:
+            _check_saved(saved, plan, state, planfile)
+        if saved is None:
+            click.echo(render_plan(plan, color=color), nl=False)
+        if not plan.has_changes and not plan.drift:
+            click.echo("")
+            click.echo(("Destroy" if destroy else "Apply") + " complete! Resources: 0 added, 0 changed, 0 destroyed.")
+            _print_outputs(session)
+            return
+        if not auto_approve:
+            if not sys.stdin.isatty():
+                d = Diagnostics()
+                d.error("No confirmation and no terminal", "trainform asks for confirmation before changing anything, but standard input is not a terminal. Run with -auto-approve to apply without confirmation.")
+                fail(d)
+            click.echo("")
+            q = "Do you really want to destroy all resources?" if destroy else "Do you want to perform these actions?"
+            click.echo(click.style(q, bold=True) if color else q)
+            click.echo("  trainform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n")
+            answer = click.prompt("  Enter a value", default="", show_default=False)
+            if answer.strip() != "yes":
+                click.echo("\n" + ("Destroy" if destroy else "Apply") + " cancelled.")
+                raise SystemExit(1)
+            click.echo("")
+        old = _install_sigint(session, events)
+        new_state = session.state.copy()
+        journal = backend.journal(state)
+        try:
+            applier = Applier(session, plan, journal, new_state)
+            result = applier.run()
+        finally:
+            try:
+                backend.write(new_state)
+            finally:
+                journal.close()
+                if old is not None:
+                    signal.signal(signal.SIGINT, old)
+                events.close()
+        diags = list(result.diagnostics) + [d for d in session.diags]
+        if diags:
+            click.echo("")
+            print_diags(diags)
+        if result.interrupted:
+            click.echo("Interrupted: in-flight operations finished and were saved; the rest were not started.", err=True)
+        click.echo("")
+        word = "Destroy" if destroy else "Apply"
+        if result.failed or result.interrupted or any(d.severity == "error" for d in diags):
+            extra = f" Failed: {len(result.failed)}." if result.failed else ""
+            if result.skipped:
+                extra += f" Skipped because a dependency failed: {', '.join(sorted(result.skipped))}."
+            click.echo(f"{word} failed. Resources: {result.added} added, {result.changed} changed, {result.destroyed} destroyed.{extra}", err=True)
+            raise SystemExit(1)
+        if destroy:
+            click.echo(f"Destroy complete! Resources: {result.destroyed} destroyed.")
+        else:
+            click.echo(f"Apply complete! Resources: {result.added} added, {result.changed} changed, {result.destroyed} destroyed.")
+            _print_outputs(session)
+    finally:
+        events.close()
+        _unlock(backend, info)
+
+
+def _check_saved(saved, plan, state, planfile):
+    from engine.plan.model import Action
+
+    d = Diagnostics()
+    if saved.lineage != state.lineage or saved.serial != state.serial:
+        d.error("Saved plan is stale", f"The given plan file {planfile} was created for state serial {saved.serial} (lineage {saved.lineage}), but the state is now at serial {state.serial}. Create a new plan from the updated state.")
+        fail(d)
+    cur = {c.address: c for c in plan.resource_changes}
+    for sc in saved.resource_changes:
+        c = cur.get(sc.address)
+        if c is None or c.action != sc.action:
+            d.error("Saved plan no longer matches", f"{sc.address}: the plan file says {sc.action.value} but the configuration and real objects now call for {c.action.value if c else 'nothing'}. Create a new plan.")
+    for c in plan.resource_changes:
+        if c.address not in {s.address for s in saved.resource_changes} and c.action != Action.NOOP:
+            d.error("Saved plan no longer matches", f"{c.address}: now needs {c.action.value}, which the plan file does not contain. Create a new plan.")
+    for name, v in saved.variables.items():
+        if v.get("sensitive"):
+            from engine.state import secrets
+
+            pass
+    if d.has_errors:
+        fail(d)
+
+
+def _print_outputs(session):
+    from engine.values import Sensitive, contains_unknown, to_plain, unmark
+    from engine.cli.render import fmt_value
+
+    outs = session.root_outputs
+    if not outs or session.options.destroy:
+        return
+    click.echo("")
+    click.echo("Outputs:")
+    click.echo("")
+    for name in sorted(outs):
+        v = outs[name]
+        if isinstance(v, Sensitive) or session.config.module.outputs[name].sensitive:
+            click.echo(f"{name} = <sensitive>")
+        elif contains_unknown(v):
+            click.echo(f"{name} = (known after apply)")
+        else:
+            from engine.config.format import format_value
+
+            click.echo(f"{name} = {format_value(v)}")
+
+
+@click.command("apply")
+@_plan_options
+@click.option("-auto-approve", "--auto-approve", "auto_approve", is_flag=True, help="Skip interactive approval.")
+@click.option("-destroy", "--destroy", "destroy", is_flag=True, help="Destroy everything (like trainform destroy).")
+@click.argument("planfile", required=False)
+def apply_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, auto_approve, destroy, planfile):
+    """Create or update infrastructure."""
+    _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, auto_approve, planfile)
+
+
+@click.command("destroy")
+@_plan_options
+@click.option("-auto-approve", "--auto-approve", "auto_approve", is_flag=True, help="Skip interactive approval.")
+def destroy_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, auto_approve):
+    """Destroy everything trainform manages (or -target)."""
+    _apply_common(True, targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, auto_approve, None)
+
+
+@click.command("show")
+@click.option("-json", "--json", "json_out", is_flag=True, help="Machine-readable output.")
+@color_flag
+@click.argument("planfile", required=False)
+def show_cmd(json_out, planfile):
+    """Show the state, or a saved plan."""
+    if planfile:
+        plan, _ = _read_plan_file(planfile)
+        if json_out:
+            from engine.cli.render import plan_json
+
+            click.echo(json.dumps(plan_json(plan), indent=2, sort_keys=True))
+        else:
+            from engine.cli.render import render_plan
+
+            click.echo(render_plan(plan, color=not no_color()), nl=False)
+        return
+    backend = get_backend_or_exit(_maybe_config())
+    state = read_state_or_exit(backend)
+    if state is None:
+        if json_out:
+            click.echo(json.dumps({"format_version": 1, "values": None}))
+        else:
+            click.echo("No state.")
+        return
+    if json_out:
+        click.echo(json.dumps(state.to_json(), indent=2, sort_keys=True))
+        return
+    from engine.cli.render import fmt_value
+
+    for inst in state.resources.values():
+        click.echo(f"# {inst.address}:" + (" (tainted)" if inst.status == "tainted" else ""))
+        click.echo(f'{inst.type} "{inst.name}" {{')
+        attrs = inst.attributes
+        width = max((len(k) for k in attrs), default=0)
+        for k in sorted(attrs):
+            sens = any(list(p) == [k] for p in inst.sensitive_paths)
+            v = "(sensitive value)" if sens else fmt_value(attrs[k], 2, inst.sensitive_paths, (), (k,))
+            click.echo(f"    {k.ljust(width)} = {v}")
+        click.echo("}")
+        click.echo("")
+    if state.outputs:
+        click.echo("Outputs:")
+        click.echo("")
+        for name, o in sorted(state.outputs.items()):
+            click.echo(f"{name} = " + ("(sensitive value)" if o.get("sensitive") else fmt_value(o.get("value"), 0)))
+    _show_extra(state)
+
+
+def _show_extra(state):
+    """Providers may add derived documents to `show` (e.g. a Ray autoscaler config)."""
+    from providers.registry import get_provider
+
+    for inst in state.resources.values():
+        p = get_provider(inst.type)
+        fn = getattr(p, "show_extra", None)
+        if fn is not None:
+            try:
+                text = fn(inst.address, inst.attributes)
+            except Exception:  # noqa: BLE001
+                text = None
+            if text:
+                click.echo("")
+                click.echo(text)
+
+
+def _maybe_config():
+    from engine.config.loader import load_config
+
+    try:
+        config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
+    except Exception:  # noqa: BLE001
+        return None
+    return config if not diags.has_errors else None
+
+
+@click.command("output")
+@click.option("-json", "--json", "json_out", is_flag=True, help="Print all outputs as JSON.")
+@click.option("-raw", "--raw", "raw", is_flag=True, help="Print a string output without quotes.")
+@color_flag
+@click.argument("name", required=False)
+def output_cmd(json_out, raw, name):
+    """Show output values from the state."""
+    config = _maybe_config()
+    backend = get_backend_or_exit(config)
+    state = read_state_or_exit(backend)
+    outputs = state.outputs if state else {}
+    if name:
+        if name not in outputs:
+            d = Diagnostics()
+            d.error("Output not found", f'The output variable requested could not be found in the state file. If you recently added it to your configuration, be sure to run `trainform apply`, since the state won\'t be updated with new output variables until that command is run.')
+            fail(d)
+        o = outputs[name]
+        value = o.get("value")
+        if o.get("sensitive"):
+            value = _reevaluate_output(config, state, name)
+        if json_out:
+            click.echo(json.dumps(value))
+        elif raw and isinstance(value, (str, int, float, bool)):
+            click.echo(value if isinstance(value, str) else json.dumps(value))
+        else:
+            from engine.config.format import format_value
+
+            click.echo(format_value(value))
+        return
+    if json_out:
+        out = {}
+        for n, o in sorted(outputs.items()):
+            out[n] = {"sensitive": bool(o.get("sensitive")), "value": None if o.get("sensitive") else o.get("value")}
+        click.echo(json.dumps(out, indent=2, sort_keys=True))
+        return
+    if not outputs:
+        click.echo("No outputs found.", err=True)
+        return
+    from engine.config.format import format_value
+
+    for n, o in sorted(outputs.items()):
+        click.echo(f"{n} = " + ("<sensitive>" if o.get("sensitive") else format_value(o.get("value"))))
+
+
+def _reevaluate_output(config, state, name):
+    """State keeps only a digest of a sensitive output: compute it again from
+    the configuration and current inputs, and check it against the digest."""
+    from engine.config.variables import collect
+    from engine.core import PlanOptions, Session
+    from engine.state import secrets
+    from engine.values import to_plain, unmark
+    from engine.evaluate import split_marks
+
+    if config is None:
+        d = Diagnostics()
+        d.error("Cannot show sensitive output", "State holds only a digest of sensitive outputs; the configuration is needed to compute the value again, and it failed to load.")
+        fail(d)
+    inputs, vd = collect(config.module, [])
+    if vd.has_errors:
+        fail(vd)
+    s = Session(config, inputs, state, PlanOptions(refresh=False, targets=["\x00none"]))
+    s.plan()
+    value = s.root_outputs.get(name)
+    plain = to_plain(split_marks(unmark(value)))
+    stored = state.outputs[name].get("value")
+    if isinstance(stored, str) and secrets.is_digest(stored) and not secrets.matches(stored, plain):
+        d = Diagnostics()
+        d.error("Sensitive output changed", f'The output "{name}" computed from the current configuration and inputs no longer matches the applied value (state keeps only its digest). Run trainform apply first.')
+        fail(d)
+    return plain
+
+
+@click.command("graph")
+@click.option("-type", "--type", "graph_type", default="plan", type=click.Choice(["plan", "apply", "destroy"]), help="Which graph to print.")
+@click.option("-o", "--o", "--output", "output", metavar="FILE", help="Write an image (.svg or .png) with graphviz's dot.")
+@color_flag
+def graph_cmd(graph_type, output):
+    """Print the dependency graph in DOT format."""
+    from engine.config.loader import load_config
+    from engine.core import PlanOptions, Session
+    from engine.evaluate import node_label
+    from engine.graph import to_dot
+    from engine.state import State
+
+    config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
+    if diags.has_errors or config is None:
+        fail(diags)
+    s = Session(config, {}, State.new(), PlanOptions())
+    d = s.build_graph()
+    if d.has_errors:
+        fail(d)
+    g = s.graph
+    if graph_type == "destroy":
+        g = g.reverse(copy=True)
+    dot = to_dot(g, label=node_label)
+    if output:
+        import shutil
+        import subprocess
+
+        fmt = os.path.splitext(output)[1].lstrip(".").lower()
+        if fmt not in ("svg", "png"):
+            raise click.UsageError("-o takes a .svg or .png file name")
+        if shutil.which("dot") is None:
+            d = Diagnostics()
+            d.error("graphviz is not installed", "Writing an image needs graphviz's dot program (Debian: apt-get install graphviz). The DOT text can still be printed without -o.")
+            fail(d)
+        subprocess.run(["dot", f"-T{fmt}", "-o", output], input=dot.encode(), check=True)
+        click.echo(f"Wrote {output}")
+        return
+    click.echo(dot, nl=False)

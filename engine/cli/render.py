@@ -1,0 +1,282 @@
+"""Render plans, drift and apply progress the Terraform way.
+
+The core hands plain data (engine.plan.model); everything about how it
+looks lives here.  Sensitive values print as ``(sensitive value)``, unknown
+ones as ``(known after apply)``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.plan.model import Action, Plan, ResourceChange
+
+SENS = "(sensitive value)"
+UNK = "(known after apply)"
+
+_COLORS = {"+": "\x1b[32m", "-": "\x1b[31m", "~": "\x1b[33m", "-/+": "\x1b[31m", "+/-": "\x1b[32m", "<=": "\x1b[36m"}
+
+
+class Painter:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def sym(self, s: str) -> str:
+        if not self.color or s.strip() == "":
+            return s
+        return f"{_COLORS.get(s.strip(), '')}{s}\x1b[0m"
+
+    def bold(self, s: str) -> str:
+        return f"\x1b[1m{s}\x1b[0m" if self.color else s
+
+
+def _has_path(paths, path) -> bool:
+    path = list(path)
+    for p in paths or []:
+        if list(p) == path:
+            return True
+    return False
+
+
+def _under(paths, path) -> bool:
+    path = list(path)
+    return any(list(p)[: len(path)] == path and len(p) > len(path) for p in paths or [])
+
+
+def fmt_scalar(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return json.dumps(v)
+    if isinstance(v, str):
+        if "\n" in v:
+            return "<<-EOT\n" + "\n".join("    " + line for line in v.rstrip("\n").split("\n")) + "\n EOT"
+        return json.dumps(v, ensure_ascii=False)
+    return json.dumps(v)
+
+
+def fmt_value(v: Any, indent: int, sens_paths=(), unk_paths=(), path=()) -> str:
+    if _has_path(sens_paths, path):
+        return SENS
+    if _has_path(unk_paths, path):
+        return UNK
+    pad = " " * indent
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        width = max(len(_key(k)) for k in v)
+        lines = ["{"]
+        for k in sorted(v):
+            lines.append(f"{pad}    {_key(k).ljust(width)} = {fmt_value(v[k], indent + 4, sens_paths, unk_paths, path + (k,))}")
+        lines.append(pad + "  }")
+        return "\n".join(lines)
+    if isinstance(v, list):
+        if not v:
+            return "[]"
+        lines = ["["]
+        for i, x in enumerate(v):
+            lines.append(f"{pad}    {fmt_value(x, indent + 4, sens_paths, unk_paths, path + (i,))},")
+        lines.append(pad + "  ]")
+        return "\n".join(lines)
+    return fmt_scalar(v)
+
+
+def _key(k: str) -> str:
+    import re
+
+    return k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", k) else json.dumps(k)
+
+
+def _header(c: ResourceChange) -> str:
+    a = c.address
+    if c.action == Action.CREATE:
+        return f"# {a} will be created"
+    if c.action == Action.UPDATE:
+        return f"# {a} will be updated in-place"
+    if c.action == Action.DELETE:
+        return f"# {a} will be destroyed"
+    if c.action.is_replace:
+        if c.tainted:
+            return f"# {a} is tainted, so must be replaced"
+        return f"# {a} must be replaced"
+    if c.action == Action.READ:
+        return f"# {a} will be read during apply"
+    return f"# {a}"
+
+
+def render_change(c: ResourceChange, p: Painter) -> str:
+    lines = ["  " + p.bold(_header(c))]
+    for r in c.reasons:
+        if not (c.tainted and r.startswith("is tainted")):
+            lines.append(f"  # ({r})")
+    sym = c.action.symbol
+    name_line = f'{c.type} "{c.name}"' if c.index_key is None else f'{c.type} "{c.name}"'
+    lines.append(f"{p.sym(sym.rjust(3))} {name_line} {{")
+    before = c.before if isinstance(c.before, dict) else {}
+    after = c.after if isinstance(c.after, dict) else {}
+    keys = sorted(set(before) | set(after))
+    width = max((len(_key(k)) for k in keys), default=0)
+    unchanged = 0
+    for k in keys:
+        b, a = before.get(k), after.get(k)
+        b_s = fmt_value(b, 4, c.before_sensitive, (), (k,))
+        a_s = fmt_value(a, 4, c.after_sensitive, c.after_unknown, (k,))
+        forces = "  # forces replacement" if _has_path(c.replace_paths, (k,)) else ""
+        kk = _key(k).ljust(width)
+        if c.action == Action.CREATE or (c.action.is_replace and not before):
+            if a is None and not _has_path(c.after_unknown, (k,)):
+                continue
+            lines.append(f"      {p.sym('+')} {kk} = {a_s}")
+        elif c.action == Action.DELETE:
+            if b is None:
+                continue
+            lines.append(f"      {p.sym('-')} {kk} = {b_s} -> null")
+        else:
+            sens_changed = (_has_path(c.before_sensitive, (k,)) or _has_path(c.after_sensitive, (k,)))
+            same = (b_s == a_s) and not _has_path(c.after_unknown, (k,)) and not _under(c.after_unknown, (k,))
+            if sens_changed and b_s == SENS and a_s == SENS:
+                same = not _sensitive_changed(c, k)
+                if not same:
+                    lines.append(f"      {p.sym('~')} {kk} = (sensitive value){forces}")
+                    continue
+            if same:
+                unchanged += 1
+                if k == "id" or k == "name":
+                    lines.append(f"        {kk} = {b_s}")
+                    unchanged -= 1
+                continue
+            if b is None and not _has_path(c.before_sensitive, (k,)):
+                lines.append(f"      {p.sym('+')} {kk} = {a_s}{forces}")
+            elif a is None and not _has_path(c.after_unknown, (k,)) and not _has_path(c.after_sensitive, (k,)):
+                lines.append(f"      {p.sym('-')} {kk} = {b_s} -> null{forces}")
+            else:
+                lines.append(f"      {p.sym('~')} {kk} = {b_s} -> {a_s}{forces}")
+    if unchanged:
+        lines.append(f"        # ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)")
+    lines.append("    }")
+    return "\n".join(lines)
+
+
+def _sensitive_changed(c: ResourceChange, k: str) -> bool:
+    from engine.state import secrets
+
+    b = (c.before or {}).get(k)
+    a = (c.after or {}).get(k)
+    if isinstance(b, str) and secrets.is_digest(b):
+        return not secrets.matches(b, a)
+    return b != a
+
+
+def render_plan(plan: Plan, color: bool = False) -> str:
+    p = Painter(color)
+    out: list[str] = []
+    if plan.drift:
+        out.append("")
+        out.append(p.bold("Note: Objects have changed outside of trainform"))
+        out.append("")
+        out.append("trainform detected the following changes made outside of trainform since the last \"trainform apply\":")
+        out.append("")
+        for d in plan.drift:
+            if d.action == "delete":
+                out.append(f"  # {d.address} has been deleted")
+                out.append(f"  {p.sym('-')} {d.address}")
+            else:
+                out.append(f"  # {d.address} has changed")
+                before, after = d.before or {}, d.after or {}
+                for k in sorted(set(before) | set(after)):
+                    if before.get(k) != after.get(k):
+                        out.append(f"      {p.sym('~')} {_key(k)} = {fmt_value(before.get(k), 4)} -> {fmt_value(after.get(k), 4)}")
+            out.append("")
+        if not plan.refresh_only:
+            out.append("Unless you have made equivalent changes to your configuration, or ignored the relevant attributes using ignore_changes, the following plan may include actions to undo or respond to these changes.")
+            out.append("")
+            out.append("─" * 77)
+    changes = [c for c in plan.resource_changes if c.action != Action.NOOP]
+    if plan.refresh_only:
+        if not plan.drift:
+            out.append("")
+            out.append(p.bold("No changes.") + " Your infrastructure still matches the configuration.")
+        else:
+            out.append("This is a refresh-only plan, so trainform will not take any actions to undo these. If you were expecting these changes then you can apply this plan to record the updated values in the trainform state without changing any remote objects.")
+        return "\n".join(out) + "\n"
+    if not changes:
+        out.append("")
+        if any(o.action != Action.NOOP for o in plan.output_changes):
+            out.append("Changes to Outputs:")
+            out.extend(_render_outputs(plan, p))
+            out.append("")
+            out.append("You can apply this plan to save these new output values to the trainform state, without changing any real infrastructure.")
+        else:
+            out.append(p.bold("No changes.") + " Your infrastructure matches the configuration.")
+            out.append("")
+            out.append("trainform has compared your real infrastructure against your configuration and found no differences, so no changes are needed.")
+        return "\n".join(out) + "\n"
+    used = []
+    for a in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.REPLACE_DELETE_FIRST, Action.REPLACE_CREATE_FIRST):
+        if any(c.action == a for c in changes):
+            used.append(a)
+    out.append("")
+    out.append("trainform planned the following actions. Resource actions are indicated with the following symbols:")
+    words = {Action.CREATE: "create", Action.UPDATE: "update in-place", Action.DELETE: "destroy",
+             Action.REPLACE_DELETE_FIRST: "destroy and then create replacement", Action.REPLACE_CREATE_FIRST: "create replacement and then destroy"}
+    for a in used:
+        out.append(f"{p.sym(a.symbol.rjust(3))} {words[a]}")
+    out.append("")
+    out.append("trainform will perform the following actions:")
+    out.append("")
+    for c in changes:
+        out.append(render_change(c, p))
+        out.append("")
+    n = plan.counts()
+    out.append(p.bold("Plan:") + f" {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy.")
+    if any(o.action != Action.NOOP for o in plan.output_changes):
+        out.append("")
+        out.append("Changes to Outputs:")
+        out.extend(_render_outputs(plan, p))
+    return "\n".join(out) + "\n"
+
+
+def _render_outputs(plan: Plan, p: Painter) -> list[str]:
+    lines = []
+    width = max((len(o.name) for o in plan.output_changes), default=0)
+    for o in plan.output_changes:
+        if o.action == Action.NOOP:
+            continue
+        after = SENS if o.sensitive else (UNK if o.after_unknown else fmt_value(o.after, 2))
+        before = SENS if o.sensitive else fmt_value(o.before, 2)
+        if o.action == Action.CREATE:
+            lines.append(f"  {p.sym('+')} {o.name.ljust(width)} = {after}")
+        elif o.action == Action.DELETE:
+            lines.append(f"  {p.sym('-')} {o.name.ljust(width)} = {before} -> null")
+        else:
+            lines.append(f"  {p.sym('~')} {o.name.ljust(width)} = {before} -> {after}")
+    return lines
+
+
+def plan_json(plan: Plan) -> dict:
+    """The documented machine-readable plan (``plan -json`` / ``show -json``)."""
+    d = plan.to_json()
+    d.pop("variables", None)
+    for rc in d["resource_changes"]:
+        rc["change"] = {
+            "actions": _actions(rc["action"]),
+            "before": rc.pop("before"),
+            "after": rc.pop("after"),
+            "after_unknown": rc.pop("after_unknown"),
+            "before_sensitive": rc.pop("before_sensitive"),
+            "after_sensitive": rc.pop("after_sensitive"),
+            "replace_paths": rc.pop("replace_paths"),
+        }
+        rc["action_reason"] = "; ".join(rc.get("reasons", []))
+        rc.pop("private", None)
+    return d
+
+
+def _actions(action: str) -> list[str]:
+    return {
+        "no-op": ["no-op"], "create": ["create"], "update": ["update"], "delete": ["delete"],
+        "delete-then-create": ["delete", "create"], "create-then-delete": ["create", "delete"], "read": ["read"],
+    }[action]

@@ -1,0 +1,1 @@
+"""Plans as plain data: computed by the core, rendered by the CLI."""

@@ -1,0 +1,186 @@
+"""Plan, ResourceChange and Action: plain data that round-trips through JSON.
+
+``before``/``after`` hold plain values; unknown values are listed in
+``after_unknown`` (paths) with None in ``after``; sensitive values are listed
+in ``before_sensitive``/``after_sensitive`` and are *not* present in the
+serialised form (replaced by None), so a plan file never holds a secret.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(str, enum.Enum):
+    NOOP = "no-op"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    REPLACE_DELETE_FIRST = "delete-then-create"
+    REPLACE_CREATE_FIRST = "create-then-delete"
+    READ = "read"
+
+    @property
+    def is_replace(self) -> bool:
+        return self in (Action.REPLACE_DELETE_FIRST, Action.REPLACE_CREATE_FIRST)
+
+    @property
+    def symbol(self) -> str:
+        return {
+            Action.NOOP: " ",
+            Action.CREATE: "+",
+            Action.UPDATE: "~",
+            Action.DELETE: "-",
+            Action.REPLACE_DELETE_FIRST: "-/+",
+            Action.REPLACE_CREATE_FIRST: "+/-",
+            Action.READ: "<=",
+        }[self]
+
+
+@dataclass
+class ResourceChange:
+    address: str
+    type: str
+    name: str
+    module: str = ""
+    index_key: Any = None
+    action: Action = Action.NOOP
+    before: Any = None
+    after: Any = None
+    after_unknown: list[list] = field(default_factory=list)
+    before_sensitive: list[list] = field(default_factory=list)
+    after_sensitive: list[list] = field(default_factory=list)
+    replace_paths: list[list] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    tainted: bool = False
+    private: Any = None
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["action"] = self.action.value
+        d["before"] = _strip(self.before, self.before_sensitive)
+        d["after"] = _strip(self.after, self.after_sensitive)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ResourceChange":
+        d = dict(d)
+        d["action"] = Action(d["action"])
+        return cls(**d)
+
+
+@dataclass
+class OutputChange:
+    name: str
+    action: Action
+    before: Any = None
+    after: Any = None
+    after_unknown: bool = False
+    sensitive: bool = False
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["action"] = self.action.value
+        if self.sensitive:
+            d["before"] = d["after"] = None
+        return d
+
+
+@dataclass
+class DriftEntry:
+    address: str
+    action: str  # "update" (changed outside trainform) | "delete" (gone)
+    before: Any = None
+    after: Any = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Plan:
+    format_version: int = PLAN_FORMAT_VERSION
+    trainform_version: str = ""
+    lineage: str | None = None
+    serial: int | None = None
+    destroy: bool = False
+    refresh_only: bool = False
+    config_hash: str = ""
+    variables: dict = field(default_factory=dict)  # name -> plain value, or {"digest": ...} when sensitive
+    resource_changes: list[ResourceChange] = field(default_factory=list)
+    output_changes: list[OutputChange] = field(default_factory=list)
+    drift: list[DriftEntry] = field(default_factory=list)
+    errored: bool = False
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action != Action.NOOP for c in self.resource_changes) or any(
+            o.action != Action.NOOP for o in self.output_changes
+        ) or (self.refresh_only and bool(self.drift))
+
+    def change(self, address: str) -> ResourceChange | None:
+        for c in self.resource_changes:
+            if c.address == address:
+                return c
+        return None
+
+    def counts(self) -> dict[str, int]:
+        add = change = destroy = 0
+        for c in self.resource_changes:
+            if c.action == Action.CREATE:
+                add += 1
+            elif c.action == Action.UPDATE:
+                change += 1
+            elif c.action == Action.DELETE:
+                destroy += 1
+            elif c.action.is_replace:
+                add += 1
+                destroy += 1
+        return {"add": add, "change": change, "destroy": destroy}
+
+    def to_json(self) -> dict:
+        return {
+            "format_version": self.format_version,
+            "trainform_version": self.trainform_version,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "destroy": self.destroy,
+            "refresh_only": self.refresh_only,
+            "config_hash": self.config_hash,
+            "variables": self.variables,
+            "resource_changes": [c.to_json() for c in self.resource_changes],
+            "output_changes": [o.to_json() for o in self.output_changes],
+            "resource_drift": [d.to_json() for d in self.drift],
+            "errored": self.errored,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Plan":
+        return cls(
+            format_version=d.get("format_version", 1),
+            trainform_version=d.get("trainform_version", ""),
+            lineage=d.get("lineage"),
+            serial=d.get("serial"),
+            destroy=d.get("destroy", False),
+            refresh_only=d.get("refresh_only", False),
+            config_hash=d.get("config_hash", ""),
+            variables=d.get("variables", {}),
+            resource_changes=[ResourceChange.from_json(c) for c in d.get("resource_changes", [])],
+            output_changes=[OutputChange(**{**o, "action": Action(o["action"])}) for o in d.get("output_changes", [])],
+            drift=[DriftEntry(**x) for x in d.get("resource_drift", [])],
+            errored=d.get("errored", False),
+        )
+
+
+def _strip(value: Any, paths: list) -> Any:
+    """Replace values at sensitive paths by None so they never reach a file."""
+    from engine.values import set_path
+
+    for p in paths:
+        value = set_path(value, tuple(p), None) if p else None
+    return value

@@ -1,0 +1,1 @@
+"""Reusable test suites: the provider conformance suite and the backend suite."""
