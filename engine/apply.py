@@ -232,6 +232,9 @@ class Applier:
         for p in schema.block.sensitive_paths(new):
             if list(p) not in sens:
                 sens.append(list(p))
+        from engine.core import propagate_sensitive
+
+        propagate_sensitive(config, new, sens)
         self._record(c, res, new, sens, resp.private, tainted=False)
         self.inst_values[c.address] = mark_paths(new, sens)
         s.set_live(c.address, c.type, new)

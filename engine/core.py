@@ -616,7 +616,18 @@ class Session:
         for p in schema.block.sensitive_paths(planned):
             if list(p) not in sens:
                 sens.append(list(p))
+        propagate_sensitive(config, planned, sens)
         ch = self._decide(res, address, index_key, prior, planned, resp, sens, scope)
+        if ch.action.is_replace:
+            # the replacement is a create: plan it from nothing so computed values are unknown again
+            resp2 = provider.plan(PlanRequest(address=address, prior_state=None, config=config))
+            d.extend(resp2.diagnostics)
+            if resp2.diagnostics.has_errors or resp2.planned_state is None:
+                return None
+            planned = resp2.planned_state
+            ch.after = _plain(planned)
+            ch.after_unknown = _unknown_paths(planned)
+            ch.private = resp2.private
         self._changes[address] = ch
         self.planned[address] = planned
         self.configs[address] = config
@@ -713,6 +724,35 @@ class Session:
 
 
 # ---------------------------------------------------------------- helpers
+
+def propagate_sensitive(config: dict, planned: dict, sens: list) -> None:
+    """Mark planned values that repeat a sensitive configured value (e.g. value.output
+    echoing a sensitive input) so a provider can't leak a secret by copying it."""
+    from engine.values import get_path
+
+    secrets_seen = []
+    for p in sens:
+        v = get_path(config, tuple(p))
+        if v is not None and not isinstance(v, Unknown):
+            secrets_seen.append(v)
+    if not secrets_seen:
+        return
+
+    def visit(v, path):
+        if any(v == x for x in secrets_seen):
+            if list(path) not in sens:
+                sens.append(list(path))
+            return
+        if isinstance(v, dict):
+            for k, x in v.items():
+                visit(x, path + (k,))
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                visit(x, path + (i,))
+
+    for k, v in (planned or {}).items():
+        visit(v, (k,))
+
 
 def _plain(value):
     """Planned attributes as JSON data: unknowns become None (listed in after_unknown)."""

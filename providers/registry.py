@@ -20,10 +20,43 @@ BUILTIN = {
 }
 
 
-@functools.lru_cache(maxsize=1)
+_TYPES: dict[str, str] | None = None
+_SCANNED = False
+
+
 def resource_types() -> dict[str, str]:
-    """Resource type -> "module:attr" of its provider class."""
-    found = dict(BUILTIN)
+    """Resource type -> "module:attr": built-ins and TRAINFORM_EXTRA_PROVIDERS.
+
+    Installed entry points are scanned only when a name is not found here
+    (see :func:`lookup_type`), which keeps the common path free of the
+    importlib.metadata scan.
+    """
+    global _TYPES
+    if _TYPES is None:
+        _TYPES = dict(BUILTIN)
+        extra = os.environ.get("TRAINFORM_EXTRA_PROVIDERS", "")
+        for item in filter(None, extra.split(",")):
+            name, _, spec = item.partition("=")
+            _TYPES[name.strip()] = spec.strip()
+    return _TYPES
+
+
+def lookup_type(name: str) -> str | None:
+    """The provider spec for a type, scanning entry points on a miss."""
+    types = resource_types()
+    if name not in types:
+        all_resource_types()
+    return types.get(name)
+
+
+def all_resource_types() -> dict[str, str]:
+    """Every known type, including third-party packages' entry points."""
+    global _SCANNED
+    types = resource_types()
+    if _SCANNED:
+        return types
+    _SCANNED = True
+    found = {}
     try:
         from importlib.metadata import entry_points
 
@@ -31,11 +64,9 @@ def resource_types() -> dict[str, str]:
             found[ep.name] = ep.value
     except Exception:  # broken metadata must not break the CLI
         pass
-    extra = os.environ.get("TRAINFORM_EXTRA_PROVIDERS", "")
-    for item in filter(None, extra.split(",")):
-        name, _, spec = item.partition("=")
-        found[name.strip()] = spec.strip()
-    return found
+    for k, v in found.items():
+        types.setdefault(k, v)
+    return types
 
 
 _instances: dict[str, object] = {}
@@ -45,7 +76,7 @@ def get_provider(type_name: str):
     """A configured-once provider instance for a resource type (None if unknown)."""
     if type_name in _instances:
         return _instances[type_name]
-    spec = resource_types().get(type_name)
+    spec = lookup_type(type_name)
     if spec is None:
         return None
     module_name, _, attr = spec.partition(":")

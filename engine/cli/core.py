@@ -80,13 +80,17 @@ def _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, var
     backend = get_backend_or_exit(config)
     info = lock_or_exit(backend, "OperationTypePlan" if events is None else "OperationTypeApply", parse_duration(lock_timeout), lock == "true")
     try:
-        state = read_state_or_exit(backend) or State.new()
+        state = read_state_or_exit(backend)
     except SystemExit:
         _unlock(backend, info)
         raise
+    fresh = state is None
+    state = state or State.new()
     options = _options(destroy, refresh, refresh_only, targets, replace, parallelism)
     session = _make_session(config, inputs, state, options, events)
     plan = session.plan()
+    if fresh:
+        plan.lineage, plan.serial = None, 0
     plan.config_hash = _config_hash(config)
     plan.variables = _var_record(config, inputs)
     return config, inputs, backend, info, state, session, plan, warnings
@@ -330,7 +334,8 @@ def _check_saved(saved, plan, state, planfile):
     from engine.plan.model import Action
 
     d = Diagnostics()
-    if saved.lineage != state.lineage or saved.serial != state.serial:
+    current = (None, 0) if plan.lineage is None else (state.lineage, state.serial)
+    if (saved.lineage, saved.serial) != current:
         d.error("Saved plan is stale", f"The given plan file {planfile} was created for state serial {saved.serial} (lineage {saved.lineage}), but the state is now at serial {state.serial}. Create a new plan from the updated state.")
         fail(d)
     cur = {c.address: c for c in plan.resource_changes}
@@ -526,7 +531,7 @@ def _reevaluate_output(config, state, name):
     inputs, vd = collect(config.module, [])
     if vd.has_errors:
         fail(vd)
-    s = Session(config, inputs, state, PlanOptions(refresh=False, targets=["\x00none"]))
+    s = Session(config, inputs, state, PlanOptions(refresh=False))
     s.plan()
     value = s.root_outputs.get(name)
     plain = to_plain(split_marks(unmark(value)))

@@ -118,42 +118,45 @@ def render_change(c: ResourceChange, p: Painter) -> str:
     before = c.before if isinstance(c.before, dict) else {}
     after = c.after if isinstance(c.after, dict) else {}
     keys = sorted(set(before) | set(after))
-    width = max((len(_key(k)) for k in keys), default=0)
+    rows: list[tuple[str, str, str, str]] = []  # (symbol, key, rhs, suffix)
     unchanged = 0
     for k in keys:
         b, a = before.get(k), after.get(k)
         b_s = fmt_value(b, 4, c.before_sensitive, (), (k,))
         a_s = fmt_value(a, 4, c.after_sensitive, c.after_unknown, (k,))
         forces = "  # forces replacement" if _has_path(c.replace_paths, (k,)) else ""
-        kk = _key(k).ljust(width)
         if c.action == Action.CREATE or (c.action.is_replace and not before):
             if a is None and not _has_path(c.after_unknown, (k,)):
                 continue
-            lines.append(f"      {p.sym('+')} {kk} = {a_s}")
+            rows.append(("+", k, a_s, ""))
         elif c.action == Action.DELETE:
             if b is None:
                 continue
-            lines.append(f"      {p.sym('-')} {kk} = {b_s} -> null")
+            rows.append(("-", k, f"{b_s} -> null", ""))
         else:
-            sens_changed = (_has_path(c.before_sensitive, (k,)) or _has_path(c.after_sensitive, (k,)))
+            sens = _has_path(c.before_sensitive, (k,)) or _has_path(c.after_sensitive, (k,))
             same = (b_s == a_s) and not _has_path(c.after_unknown, (k,)) and not _under(c.after_unknown, (k,))
-            if sens_changed and b_s == SENS and a_s == SENS:
-                same = not _sensitive_changed(c, k)
-                if not same:
-                    lines.append(f"      {p.sym('~')} {kk} = (sensitive value){forces}")
-                    continue
+            if sens and b_s == SENS and a_s == SENS:
+                if _sensitive_changed(c, k):
+                    rows.append(("~", k, SENS, forces))
+                else:
+                    unchanged += 1
+                continue
             if same:
-                unchanged += 1
-                if k == "id" or k == "name":
-                    lines.append(f"        {kk} = {b_s}")
-                    unchanged -= 1
+                if k in ("id", "name"):
+                    rows.append((" ", k, b_s, ""))
+                else:
+                    unchanged += 1
                 continue
             if b is None and not _has_path(c.before_sensitive, (k,)):
-                lines.append(f"      {p.sym('+')} {kk} = {a_s}{forces}")
+                rows.append(("+", k, a_s, forces))
             elif a is None and not _has_path(c.after_unknown, (k,)) and not _has_path(c.after_sensitive, (k,)):
-                lines.append(f"      {p.sym('-')} {kk} = {b_s} -> null{forces}")
+                rows.append(("-", k, f"{b_s} -> null", forces))
             else:
-                lines.append(f"      {p.sym('~')} {kk} = {b_s} -> {a_s}{forces}")
+                rows.append(("~", k, f"{b_s} -> {a_s}", forces))
+    width = max((len(_key(k)) for _, k, _, _ in rows), default=0)
+    for sym_, k, rhs, suffix in rows:
+        lines.append(f"      {p.sym(sym_)} {_key(k).ljust(width)} = {rhs}{suffix}")
     if unchanged:
         lines.append(f"        # ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)")
     lines.append("    }")

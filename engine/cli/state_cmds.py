@@ -142,7 +142,7 @@ def state_mv(lock_timeout, src, dst):
                 continue
             if s_has and inst.index_key != skey:
                 continue
-            new_key = dkey if d_has else inst.index_key
+            new_key = dkey if d_has else (None if s_has else inst.index_key)
             prefix = (dmod + ".") if dmod else ""
             new_addr = instance_address(prefix, f"{dtype}.{dname}", new_key)
             if new_addr in state.resources:

@@ -26,9 +26,11 @@ from engine.values import TList, TMap, TSet, Sensitive, Unknown, UNKNOWN, contai
 
 __all__ = ["EvalContext", "EvalError", "evaluate", "evaluate_or_raise", "try_function", "can_function"]
 
-# Enough digits that 1/3 prints like Terraform's 512-bit float (to 155 places).
+# Terraform's numbers are 512-bit binary floats (about 154 significant digits);
+# rounding every result to 156 significant decimal digits prints the same in all
+# but contrived cases (2/3*3 is 2, 0.1+0.2 is 0.3) while keeping decimals exact.
 _DIV_CONTEXT = decimal.Context(prec=156, Emax=10**9, Emin=-10**9)
-_EXACT_CONTEXT = decimal.Context(prec=100000, Emax=10**9, Emin=-10**9)
+_EXACT_CONTEXT = _DIV_CONTEXT
 
 
 class EvalError(Exception):
@@ -161,7 +163,6 @@ def _eval_literal(e: ast.Literal, ctx: EvalContext) -> Any:
 def _eval_scope_traversal(e: ast.ScopeTraversal, ctx: EvalContext) -> Any:
     variables = ctx.variables
     if e.root not in variables:
-        root_range = e.step_ranges[0] if False else e.range
         _fail("Unknown variable", f'There is no variable named "{e.root}".', _root_range(e))
     v = variables[e.root]
     return _apply_steps(v, e.steps, e.step_ranges, e.range)
@@ -282,6 +283,13 @@ def _eval_splat(e: ast.Splat, ctx: EvalContext) -> Any:
 # --------------------------------------------------------------------------- operators
 
 
+def _to_number(v: Any) -> Any:
+    # numbers pass through untouched: types.to_number normalises with only 28 digits
+    if _is_num(v):
+        return v
+    return T.to_number(v)
+
+
 def _operand(v: Any, conv, what: str, side: str, rng: Range, op_range: Range) -> Any:
     if v is None:
         _fail("Operation failed", "Error during operation: argument must not be null.", op_range)
@@ -298,7 +306,7 @@ def _eval_unary(e: ast.UnaryOp, ctx: EvalContext) -> Any:
     if e.op == "!":
         b = _operand(v, T.to_bool, "bool required", "right", e.operand.range, e.range)
         return _mark(not b, s)
-    n = _operand(v, T.to_number, "a number is required", "right", e.operand.range, e.range)
+    n = _operand(v, _to_number, "a number is required", "right", e.operand.range, e.range)
     return _mark(_norm(-n) if not isinstance(n, int) else -n, s)
 
 
@@ -374,8 +382,8 @@ def _eval_binary(e: ast.BinaryOp, ctx: EvalContext) -> Any:
             return UNKNOWN
         return _mark(False, s)
     # arithmetic and comparison: number operands
-    ln = UNKNOWN if isinstance(lv, Unknown) else _operand(lv, T.to_number, "a number is required", "left", e.left.range, e.range)
-    rn = UNKNOWN if isinstance(rv, Unknown) else _operand(rv, T.to_number, "a number is required", "right", e.right.range, e.range)
+    ln = UNKNOWN if isinstance(lv, Unknown) else _operand(lv, _to_number, "a number is required", "left", e.left.range, e.range)
+    rn = UNKNOWN if isinstance(rv, Unknown) else _operand(rv, _to_number, "a number is required", "right", e.right.range, e.range)
     if isinstance(ln, Unknown) or isinstance(rn, Unknown):
         return UNKNOWN
     cmp = _COMPARE.get(op)

@@ -24,6 +24,12 @@ TOP_LEVEL = ["trainform", "variable", "locals", "output", "module"]
 RESERVED_VARIABLE_NAMES = {"source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"}
 
 
+def _lookup(t: str) -> bool:
+    from providers.registry import lookup_type
+
+    return lookup_type(t) is not None
+
+
 def suggest(name: str, candidates) -> str:
     """' Did you mean "x"?' or ''."""
     match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
@@ -195,7 +201,7 @@ class Loader:
         elif t == "module":
             if self._labels(block, 1, "name") and self._check_ident(block.labels[0], block.label_ranges[0], "module"):
                 self._module_call(module, block)
-        elif t in rtypes:
+        elif t in rtypes or _lookup(t):
             if self._labels(block, 1, "name") and self._check_ident(block.labels[0], block.label_ranges[0], "resource"):
                 self._resource(module, block)
         elif t in ("resource", "data", "provider", "terraform"):
@@ -205,7 +211,9 @@ class Loader:
             }.get(t, "trainform has no separate provider configuration.")
             self.diags.error("Unsupported block type", f'Blocks of type "{t}" are not expected here. {hint}', block.type_range)
         else:
-            candidates = TOP_LEVEL + sorted(rtypes)
+            from providers.registry import all_resource_types
+
+            candidates = TOP_LEVEL + sorted(all_resource_types())
             self.diags.error("Unsupported block type", f'Blocks of type "{t}" are not expected here.{suggest(t, candidates)}', block.type_range)
 
     def _settings(self, module: Module, block: ast.Block) -> None:

@@ -19,6 +19,7 @@ import os
 import pickle
 import re
 from bisect import bisect_right
+import decimal
 from decimal import Decimal
 
 from engine.config import ast
@@ -123,7 +124,7 @@ def _scan(text: str, start_mode: str = "N") -> list:
                 append((OHEREDOC, (m.group("hname"), m.group("hstrip") == "-"), pos, end))
                 stack.append(["H", m.group("hname"), pos])
             else:  # badcomment
-                append((ERR, ("Unterminated template string" if False else "Invalid character",
+                append((ERR, ("Unterminated comment",
                               "A block comment (/* ... */) was opened here but never closed."), pos, pos + 2))
                 return toks
             pos = end
@@ -184,6 +185,7 @@ def _scan(text: str, start_mode: str = "N") -> list:
     elif mode[0] == "N" and mode[2]:
         pass  # the parser reports the unclosed interpolation
     append((EOF, None, n, n))
+    toks.extend([(EOF, None, n, n)] * 2)  # padding for the parser's two-token lookahead
     return toks
 
 
@@ -708,6 +710,7 @@ class _Parser:
         parts = self.parse_template_parts(CHEREDOC, False)
         close = self.next()
         if open_tok[1][1]:
+            _apply_strip_markers(parts)
             _flush_heredoc(parts, self.text)
         return self.build_template(parts, self.rng(open_tok[2], close[3]), heredoc=True)
 
@@ -784,14 +787,7 @@ class _Parser:
         return tok
 
     def build_template(self, parts: list, whole: Range, heredoc: bool = False) -> ast.Expression:
-        # strip markers: "~" trims whitespace off the neighbouring literal
-        for idx, p in enumerate(parts):
-            if p[0] == "lit":
-                continue
-            if p[2] and idx > 0 and parts[idx - 1][0] == "lit":
-                parts[idx - 1][1] = parts[idx - 1][1].rstrip(_WS)
-            if p[3] and idx + 1 < len(parts) and parts[idx + 1][0] == "lit":
-                parts[idx + 1][1] = parts[idx + 1][1].lstrip(_WS)
+        _apply_strip_markers(parts)
         # a single interpolation alone yields its value unconverted
         if len(parts) == 1 and parts[0][0] == "interp" and not heredoc:
             return ast.TemplateWrap(parts[0][1], whole)
@@ -860,34 +856,45 @@ class _Parser:
                                opener[4], opener[5])
 
 
-def _flush_heredoc(parts: list, text: str) -> None:
-    """``<<-`` heredocs: remove the smallest indentation of the non-blank lines."""
-    line_starts = []  # (part index) of literal parts that begin a line
-    min_indent = None
-    at_line_start = True
+def _apply_strip_markers(parts: list) -> None:
+    """``${~``/``%{~`` trim whitespace before the sequence, ``~}`` after it."""
     for idx, p in enumerate(parts):
-        if at_line_start:
+        if p[0] == "lit":
+            continue
+        if p[2] and idx > 0 and parts[idx - 1][0] == "lit":
+            parts[idx - 1][1] = parts[idx - 1][1].rstrip(_WS)
+        if p[3] and idx + 1 < len(parts) and parts[idx + 1][0] == "lit":
+            parts[idx + 1][1] = parts[idx + 1][1].lstrip(_WS)
+
+
+def _flush_heredoc(parts: list, text: str) -> None:
+    """``<<-`` heredocs, as hclsyntax does it: over the literal parts that begin
+    a line (after strip markers), find the smallest whitespace prefix (a line
+    starting with an interpolation counts as 0, blank lines are ignored) and
+    remove that many characters from each of those parts."""
+    min_spaces = None
+    newline = True
+    adjust = []
+    for p in parts:
+        if newline:
+            newline = False
+            spaces = 0
             if p[0] == "lit":
-                s = p[1]
-                stripped = s.lstrip(" \t")
-                indent = len(s) - len(stripped)
-                line_starts.append(idx)
-                if stripped and stripped not in ("\n", "\r\n"):
-                    min_indent = indent if min_indent is None else min(min_indent, indent)
-                elif not stripped and idx + 1 < len(parts):
-                    # whitespace, then an interpolation on the same line
-                    min_indent = indent if min_indent is None else min(min_indent, indent)
-            else:
-                min_indent = 0
-        at_line_start = p[0] == "lit" and p[1].endswith("\n")
-    if not min_indent:
+                orig = p[1]
+                trimmed = orig.lstrip()
+                if not trimmed and orig.endswith("\n"):
+                    spaces = None
+                else:
+                    spaces = len(orig) - len(trimmed)
+                    adjust.append(p)
+            if spaces is not None and (min_spaces is None or spaces < min_spaces):
+                min_spaces = spaces
+        if p[0] == "lit" and p[1].endswith("\n"):
+            newline = True
+    if not min_spaces:
         return
-    for idx in line_starts:
-        s = parts[idx][1]
-        cut = 0
-        while cut < min_indent and cut < len(s) and s[cut] in " \t":
-            cut += 1
-        parts[idx][1] = s[cut:]
+    for p in adjust:
+        p[1] = p[1][min_spaces:]
 
 
 def _is_num(v) -> bool:
@@ -900,7 +907,10 @@ def _number(s: str):
     d = Decimal(s)
     if d == d.to_integral_value():
         return int(d)
-    return d.normalize() if d.adjusted() > -30 else d
+    return d.normalize(_NUM_CONTEXT) if d.adjusted() > -30 else d
+
+
+_NUM_CONTEXT = decimal.Context(prec=1000)
 
 
 def _add_step(expr, step, step_range: Range, p: _Parser):
@@ -1021,8 +1031,14 @@ def parse_file(path: str, text: str | None = None, cache_dir: str | None = None)
         try:
             os.makedirs(cache_dir, exist_ok=True)
             tmp = f"{cache_path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                _dump_cache(body, f)
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                with open(tmp, "wb") as f:
+                    _dump_cache(body, f)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
             os.replace(tmp, cache_path)
         except OSError:
             pass

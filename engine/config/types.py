@@ -207,7 +207,6 @@ class ConversionError(ValueError):
     def full_message(self) -> str:
         if not self.path:
             return self.message
-        step = self.path[-1] if len(self.path) == 1 else None
         prefix = _path_prefix(self.path)
         return f"{prefix}: {self.message}" if prefix else self.message
 
@@ -762,7 +761,7 @@ def convert(value: Any, want: Type, path: tuple = ()) -> Any:
         if not isinstance(value, (list, tuple)) or isinstance(value, dict):
             raise ConversionError("tuple required", path)
         if len(value) != len(want.elems):
-            raise ConversionError(f"tuple required", path)
+            raise ConversionError("tuple required", path)
         return [convert(x, t, path + (i,)) for i, (x, t) in enumerate(zip(value, want.elems))]
     raise ConversionError(f"{friendly_name(want)} required", path)
 

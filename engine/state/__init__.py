@@ -25,7 +25,7 @@ from engine.state.model import FORMAT_VERSION, ResourceInstance, State
 __all__ = [
     "State", "ResourceInstance", "FORMAT_VERSION", "LockInfo",
     "StateError", "StateCorruptError", "StateConflictError", "LockError",
-    "Backend", "LocalBackend", "get_backend", "migrate", "DEFAULT_STATE_FILE",
+    "Backend", "LocalBackend", "PgBackend", "get_backend", "migrate", "DEFAULT_STATE_FILE",
 ]
 
 DEFAULT_STATE_FILE = "trainform.tfstate"

@@ -130,6 +130,7 @@ class Journal(ABC):
         self._since_fold = 0
         self._last_fold = time.monotonic()
         self.closed = False
+        self.lineage: str | None = None  # lineage of the state the records apply to
 
     def record_instance(self, inst: ResourceInstance) -> None:
         self._record({"op": "instance", "instance": inst.to_json()})
@@ -148,7 +149,9 @@ class Journal(ABC):
         due = (self.fold_every and self._since_fold >= self.fold_every) or (
             self.fold_seconds is not None and time.monotonic() - self._last_fold >= self.fold_seconds
         )
-        if due:
+        if due and self.lineage is not None:
+            # Without a lineage (first apply, no base given) a fold would invent one that the
+            # final write() would then refuse; those records wait for write() instead.
             self.fold()
 
     def fold(self) -> None:

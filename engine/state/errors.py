@@ -26,9 +26,15 @@ class LockError(StateError):
 
     ``stale`` is True when the holder is known to be dead (same host, no such
     pid): the message then says how to clear it with ``trainform force-unlock``.
+
+    ``str(err)`` is the body (reason, "Lock Info:" naming id, path, operation,
+    user@host, pid, version, start time; the force-unlock hint when stale) so a
+    caller can put it under its own "Error acquiring the state lock" heading;
+    ``err.block`` is the complete Terraform-style block with heading and advice.
     """
 
-    def __init__(self, message: str, info=None, stale: bool = False):
+    def __init__(self, message: str, info=None, stale: bool = False, block: str | None = None):
         super().__init__(message)
         self.info = info
         self.stale = stale
+        self.block = block or message

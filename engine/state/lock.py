@@ -93,8 +93,8 @@ def is_stale(info: LockInfo | None) -> bool:
 
 
 def lock_error(info: LockInfo | None, reason: str = "", stale: bool = False) -> LockError:
-    """Terraform-style "Error acquiring the state lock" block naming the holder."""
-    lines = ["Error acquiring the state lock", ""]
+    """A LockError naming the holder; ``.block`` is Terraform's "Error acquiring the state lock" block."""
+    lines = []
     if reason:
         lines += [reason, ""]
     if info is not None:
@@ -107,24 +107,25 @@ def lock_error(info: LockInfo | None, reason: str = "", stale: bool = False) -> 
             f"  PID:       {info.pid}",
             f"  Version:   {info.version}",
             f"  Created:   {info.created}",
-            "",
         ]
     else:
-        lines += ["The lock is held, but its holder did not record who it is.", ""]
+        lines += ["The lock is held, but its holder did not record who it is."]
     if stale and info is not None:
         lines += [
+            "",
             f"The lock is stale: process {info.pid} on this host ({info.host}) is no longer running.",
             "If no other trainform command is using this state, release it with:",
             f"  trainform force-unlock {info.id}",
-            "",
         ]
-    lines += [
+    body = "\n".join(lines)
+    block = "\n".join([
+        "Error acquiring the state lock", "", body, "",
         "Trainform acquires a state lock to protect the state from being written",
         "by multiple users at the same time. Please resolve the issue above and try",
         "again. For most commands, you can disable locking with the \"-lock=false\"",
         "flag, but this is not recommended.",
-    ]
-    return LockError("\n".join(lines), info=info, stale=stale)
+    ])
+    return LockError(body, info=info, stale=stale, block=block)
 
 
 def _write_atomic(path: str, data: bytes) -> None:

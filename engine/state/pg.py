@@ -74,6 +74,7 @@ class PgJournal(Journal):
 
     def _start(self, lineage: str | None, serial: int) -> None:
         b = self.backend
+        self.lineage = lineage
         self._conn = b._connect()
         with b._errors("starting the state journal"):
             got = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (b._jkey,)).fetchone()[0]
@@ -338,6 +339,7 @@ class PgBackend(Backend):
                     raise
         if own:
             self._journal._pending = 0
+            self._journal.lineage = state.lineage
 
     def _fold_own_journal(self) -> None:
         conn = self._main()
@@ -358,6 +360,8 @@ class PgBackend(Backend):
                 conn.execute(self._q("INSERT INTO {}.journal (name, record) VALUES (%s, %s)"),
                              (self.name, json.dumps(journal_header(merged.lineage, merged.serial, self.owner))))
         self._own_serials.add(merged.serial)
+        if self._journal is not None:
+            self._journal.lineage = merged.lineage
 
     def force_write(self, state: State) -> None:
         conn = self._main()
@@ -455,6 +459,10 @@ class PgBackend(Backend):
                 if not ok:
                     raise StateError(f"Cannot force-unlock {lock_id}: could not end the holder's database session "
                                      f"(backend pid {row[1]}); ask a database administrator.")
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and conn.execute(
+                        "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (row[1],)).fetchone():
+                    time.sleep(0.05)
             conn.execute(self._q("DELETE FROM {}.locks WHERE name = %s AND id = %s"), (self.name, lock_id))
         return info
 

@@ -246,6 +246,28 @@ class BackendSuite:
         got = make_backend().read()
         assert len(got.resources) == 7 and got.serial == st.serial
 
+    def test_first_apply_journal_without_state(self, make_backend):
+        b = make_backend(fold_every=2)
+        j = b.journal(None)  # no state yet and no base: the lineage is not known
+        for i in range(5):
+            j.record_instance(inst(f"value.r{i}"))
+        assert make_backend().read().serial == 0  # overlay only; nothing folded under a made-up lineage
+        st = State.new()
+        for i in range(5):
+            st.set_instance(inst(f"value.r{i}"))
+        b.write(st)
+        j.close()
+        got = make_backend().read()
+        assert got.lineage == st.lineage and len(got.resources) == 5 and got.serial == 1
+
+    def test_first_apply_crash_is_recovered(self, make_backend):
+        b = make_backend()
+        j = b.journal(State.new())
+        j.record_instance(inst("value.made"))
+        j.close()  # no write: the process died
+        got = make_backend().read()
+        assert list(got.resources) == ["value.made"] and got.serial == 1
+
     def test_live_journal_is_overlaid_not_folded(self, backend, make_backend):
         st = State.new()
         backend.write(st)
@@ -289,7 +311,8 @@ class BackendSuite:
             msg = str(e.value)
             for part in (info.id, str(info.pid), info.host, info.user, "apply", info.created):
                 assert part in msg
-            assert "Error acquiring the state lock" in msg
+            assert "Lock Info:" in msg
+            assert e.value.block.startswith("Error acquiring the state lock") and msg in e.value.block
             assert e.value.info.id == info.id and not e.value.stale
         finally:
             backend.unlock(info.id)

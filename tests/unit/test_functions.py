@@ -8,8 +8,8 @@ import pytest
 
 from engine.config.format import format_value
 from engine.config.functions import FUNCTIONS, CallContext, FunctionError, call_function as call
-from engine.config.types import List, STRING
-from engine.values import UNKNOWN, Sensitive, TList, TMap, TSet, Unknown
+from engine.config.types import STRING
+from engine.values import UNKNOWN, Sensitive, TList, TMap, TSet
 
 
 def fails(name, *args, ctx=None):

@@ -168,3 +168,34 @@ def test_unlock_with_wrong_id_is_refused(tmp_path):
     assert b.lock_info().id == info.id
     b.unlock(info.id)
     assert b.lock_info() is None
+
+
+def test_fold_by_time(tmp_path):
+    b = LocalBackend(str(tmp_path / "trainform.tfstate"), fold_seconds=0)
+    st = State.new()
+    b.write(st)
+    j = b.journal(st)
+    j.record_instance(inst("value.a"))
+    on_disk = json.loads((tmp_path / "trainform.tfstate").read_text())
+    assert on_disk["serial"] == 2 and [r["address"] for r in on_disk["resources"]] == ["value.a"]
+    j.close()
+
+
+def test_journal_of_another_lineage_is_kept_aside(tmp_path):
+    b = get_backend(None, str(tmp_path))
+    st = State.new()
+    b.write(st)
+    j = b.journal(st)
+    j.record_instance(inst("value.a"))
+    j.close()
+    saved = (tmp_path / "trainform.tfstate.journal").read_bytes()
+    (tmp_path / "trainform.tfstate.journal").unlink()
+    (tmp_path / "trainform.tfstate").unlink()
+    get_backend(None, str(tmp_path)).write(State.new())  # a different state now lives here
+    (tmp_path / "trainform.tfstate.journal").write_bytes(saved)
+    b2 = get_backend(None, str(tmp_path))
+    got = b2.read()
+    assert got.resources == {}
+    aside = [p for p in os.listdir(tmp_path) if ".journal.orphaned-" in p]
+    assert len(aside) == 1 and (tmp_path / aside[0]).read_bytes() == saved
+    assert any("does not belong" in w for w in b2.warnings)

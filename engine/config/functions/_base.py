@@ -16,7 +16,7 @@ does what cty's function layer does before the implementation runs:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.config.types import DYNAMIC, ConversionError, Type, convert

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
 
 from engine.config.functions._base import FunctionError, Param, register
 from engine.config.types import (
-    BOOL, DYNAMIC, NUMBER, STRING, ConversionError, List, Map, Object, Set, Tuple, Type,
+    BOOL, DYNAMIC, NUMBER, STRING, ConversionError, List, Map, Set, Tuple, Type,
     convert, format_number, is_number, make_set, norm_number, type_of, unify, friendly_name,
 )
-from engine.values import TList, TMap, TSet, UNKNOWN, Unknown, to_plain
+from engine.values import TList, TMap, TSet
 
 __all__ = ["values_equal"]
 
@@ -146,25 +145,17 @@ def _lookup(m, key, *default):
         raise FunctionError("lookup() takes two or three arguments, got %d" % (len(default) + 2))
     if not isinstance(m, dict):
         raise FunctionError("the given object has no attribute \"%s\"" % key if m is not None else "must not be null", 0)
+    if default and isinstance(m, TMap):
+        et = type_of(m).elem
+        try:
+            d = convert(default[0], et)
+        except ConversionError:
+            raise FunctionError("the default value must have the same type as the map elements", 2) from None
+        return m[key] if key in m else d
     if key in m:
-        v = m[key]
-        if default and isinstance(m, TMap):
-            t = unify([type_of(v), type_of(default[0])])
-            if t is not None:
-                return convert(v, t)
-        return v
+        return m[key]
     if default:
-        d = default[0]
-        if isinstance(m, TMap) and m.elem_type is not None:
-            try:
-                return convert(d, m.elem_type)
-            except ConversionError:
-                pass
-        if not isinstance(m, TMap) and m:
-            t = unify([type_of(x) for x in m.values()] + [type_of(d)])
-            if t is not None:
-                return convert(d, t)
-        return d
+        return default[0]
     raise FunctionError(f'lookup failed to find key "{key}"')
 
 
@@ -180,11 +171,11 @@ def _merge(*maps):
         if not isinstance(m, TMap):
             all_maps = False
         out.update(m)
-    if all_maps and maps and any(m is not None for m in maps):
-        et = unify([type_of(m).elem for m in maps if m is not None])
-        if et is not None:
-            return convert(out, Map(et))
-        return out
+    present = [m for m in maps if m is not None]
+    if all_maps and present:
+        ets = {type_of(m).elem for m in present}
+        if len(ets) == 1:
+            return TMap(out, ets.pop())
     return out
 
 
@@ -232,7 +223,8 @@ def _range(*params):
     if not params or len(params) > 3:
         raise FunctionError("must have one, two, or three arguments")
     if len(params) == 1:
-        start, end, step = 0, params[0], 1
+        start, end = 0, params[0]
+        step = -1 if end < 0 else 1
     elif len(params) == 2:
         start, end, step = params[0], params[1], (1 if params[1] >= params[0] else -1)
     else:
@@ -263,7 +255,7 @@ def _slice(lst, start, end):
     if not isinstance(end, int):
         raise FunctionError("invalid end index: value must be a whole number", 2)
     if start < 0:
-        raise FunctionError("the start index must not be less than zero", 1)
+        raise FunctionError("start index must not be less than zero", 1)
     if end > len(lst):
         raise FunctionError("the end index must not be greater than the length of the list", 2)
     if start > end:
@@ -310,8 +302,8 @@ def _coalescelist(*vals):
     if not vals:
         raise FunctionError("at least one argument is required")
     for i, v in enumerate(vals):
-        if v is not None and not isinstance(v, list):
-            raise FunctionError(f"coalescelist arguments must be lists or tuples, got {friendly_name(type_of(v))}", i)
+        if not isinstance(v, list):
+            raise FunctionError("coalescelist arguments must be lists or tuples")
     for v in vals:
         if v:
             return v
@@ -361,7 +353,7 @@ def _set_args(sets, what):
         raise FunctionError("at least one argument is required")
     for i, s in enumerate(sets):
         if not isinstance(s, list):
-            raise FunctionError(f"a set or a list is required", i)
+            raise FunctionError("a set or a list is required", i)
     t = unify([type_of(x) for s in sets for x in s])
     if t is None:
         raise FunctionError("given sets must all have compatible element types")

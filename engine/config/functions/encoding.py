@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from engine.config.functions._base import FunctionError, Param, register
 from engine.config.types import DYNAMIC, STRING, format_number, is_number, norm_number
-from engine.values import TList, TMap, TSet, Unknown
+from engine.values import TList, Unknown
 
 __all__ = ["json_encode", "json_decode"]
 
@@ -120,22 +120,17 @@ def _yaml_quote(s: str) -> str:
 
 
 def _yaml_block(s: str, indent: int) -> list[str] | None:
-    if "\n" not in s or s.startswith(" ") or "\r" in s or any(ord(c) < 0x20 and c not in "\n\t" for c in s):
+    if "\n" not in s or "\r" in s or any(ord(c) < 0x20 and c not in "\n\t" for c in s):
         return None
-    body = s
     if s.endswith("\n"):
-        body = s[:-1]
-        chomp = "+" if body.endswith("\n") or body == "" else ""
-        if chomp:
-            body = s
-            body_lines = s.split("\n")[:-1]
-        else:
-            body_lines = body.split("\n")
+        chomp = "+" if s.endswith("\n\n") or s == "\n" else ""
+        body_lines = s.split("\n")[:-1]
     else:
         chomp = "-"
-        body_lines = body.split("\n")
+        body_lines = s.split("\n")
+    hint = "2" if body_lines and (body_lines[0].startswith(" ") or body_lines[0] == "") else ""
     pad = " " * indent
-    return ["|" + chomp] + [(pad + line) if line else "" for line in body_lines]
+    return ["|" + hint + chomp] + [(pad + line) if line else "" for line in body_lines]
 
 
 def _yaml_scalar(v) -> str:
@@ -248,6 +243,12 @@ def _yaml_loader():
     Loader.add_implicit_resolver(
         "tag:yaml.org,2002:float",
         _re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$"), list("-+.0123456789"))
+    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", _re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+
+    def construct_bool(loader, node):
+        return loader.construct_scalar(node).lower() in ("y", "yes", "true", "on")
+
+    Loader.add_constructor("tag:yaml.org,2002:bool", construct_bool)
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
     Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
     Loader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp)
@@ -266,7 +267,8 @@ def _yamldecode(s):
         where = f"on line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise FunctionError(where + str(getattr(e, "problem", e))) from None
     if len(docs) != 1:
-        raise FunctionError("unexpected extra content after value" if docs else "missing start of document")
+        raise FunctionError("on line 1, column 1: unexpected extra content after value" if docs
+                            else "on line 1, column 1: missing start of document")
     return _yaml_fix(docs[0])
 
 

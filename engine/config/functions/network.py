@@ -12,17 +12,18 @@ __all__: list[str] = []
 
 
 def _net(prefix: str, idx: int = 0):
+    # Terraform reports CIDR problems as call failures, not argument errors
     if "/" not in prefix:
-        raise FunctionError(f"invalid CIDR expression: invalid CIDR address: {prefix}", idx)
+        raise FunctionError(f"invalid CIDR expression: invalid CIDR address: {prefix}")
     try:
         return ipaddress.ip_network(prefix, strict=False)
     except ValueError:
-        raise FunctionError(f"invalid CIDR expression: invalid CIDR address: {prefix}", idx) from None
+        raise FunctionError(f"invalid CIDR expression: invalid CIDR address: {prefix}") from None
 
 
 def _whole(n, idx, what):
     if not isinstance(n, int):
-        raise FunctionError(f"{what} must be a whole number", idx)
+        raise FunctionError("value must be a whole number")
     return n
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal, ROUND_CEILING, ROUND_FLOOR, localcontext
+from decimal import Decimal, ROUND_CEILING, ROUND_FLOOR
 
 from engine.config.functions._base import FunctionError, Param, register
 from engine.config.types import NUMBER, STRING, format_number, norm_number
@@ -33,13 +33,15 @@ def _floor(n):
 @register("signum", [Param("num", NUMBER)])
 def _signum(n):
     d = _dec(n)
+    if d != d.to_integral_value() or not -2**63 <= d < 2**63:
+        raise FunctionError("value must be a whole number, between -9223372036854775808 and 9223372036854775807")
     return 0 if d == 0 else (1 if d > 0 else -1)
 
 
 def _float_result(f: float):
-    if math.isinf(f) or math.isnan(f):
-        raise FunctionError("result is not a finite number")
-    return norm_number(f)
+    if math.isnan(f):
+        raise FunctionError("result is not a number")
+    return f if math.isinf(f) else norm_number(f)
 
 
 @register("pow", [Param("num", NUMBER), Param("power", NUMBER)])
@@ -54,10 +56,16 @@ def _pow(n, p):
 
 @register("log", [Param("num", NUMBER), Param("base", NUMBER)])
 def _log(n, base):
-    try:
-        return _float_result(math.log(float(n)) / math.log(float(base)))
-    except (ValueError, ZeroDivisionError):
-        raise FunctionError("result is not a finite number") from None
+    def ln(x: float) -> float:
+        if x == 0:
+            return float("-inf")
+        if x < 0:
+            return float("nan")
+        return math.log(x)
+    a, b = ln(float(n)), ln(float(base))
+    if b == 0:
+        return _float_result(float("nan") if a == 0 else math.copysign(float("inf"), a))
+    return _float_result(a / b)
 
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -65,7 +73,9 @@ _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 @register("parseint", [Param("number", STRING), Param("base", NUMBER)])
 def _parseint(s, base):
-    if not isinstance(base, int) or base < 2 or base > 62:
+    if not isinstance(base, int):
+        raise FunctionError("value must be a whole number, between -9223372036854775808 and 9223372036854775807", 1)
+    if base < 2 or base > 62:
         raise FunctionError("base must be a whole number between 2 and 62 inclusive", 1)
     text = s
     neg = False

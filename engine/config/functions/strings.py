@@ -10,14 +10,13 @@ import json
 import re
 import unicodedata
 from decimal import Decimal
-from typing import Any
 
 from engine.config.functions._base import FunctionError, Param, register
 from engine.config.types import (
-    DYNAMIC, NUMBER, STRING, BOOL, List, ConversionError, convert, format_number, is_number,
-    norm_number, to_string, type_of, Tuple as TupleT, Object as ObjectT, friendly_name,
+    DYNAMIC, NUMBER, STRING, ConversionError, List, convert, format_number, is_number,
+    norm_number, to_string, Tuple as TupleT, Object as ObjectT,
 )
-from engine.values import TList, TMap, TSet, UNKNOWN, Unknown
+from engine.values import TList, UNKNOWN
 
 __all__ = ["re2_to_python", "graphemes"]
 
@@ -44,12 +43,13 @@ def graphemes(s: str) -> list[str]:
 
 @register("upper", [Param("str", STRING)])
 def _upper(s):
-    return s.upper()
+    # Go maps rune by rune (simple case mapping): "ß" stays "ß"
+    return "".join(u if len(u := ch.upper()) == 1 else ch for ch in s)
 
 
 @register("lower", [Param("str", STRING)])
 def _lower(s):
-    return s.lower()
+    return "".join(low if len(low := ch.lower()) == 1 else low[0] for ch in s)
 
 
 def _is_sep(ch: str) -> bool:
@@ -67,7 +67,7 @@ def _is_sep(ch: str) -> bool:
 def _title(s):
     out, prev = [], " "
     for ch in s:
-        out.append(ch.upper() if _is_sep(prev) else ch)
+        out.append(_upper(ch) if _is_sep(prev) else ch)
         prev = ch
     return "".join(out)
 
@@ -109,7 +109,9 @@ def _chomp(s):
 @register("indent", [Param("spaces", NUMBER), Param("str", STRING)])
 def _indent(n, s):
     n = _int_arg(n, 0)
-    return s.replace("\n", "\n" + " " * max(n, 0))
+    if n < 0:
+        raise FunctionError("panic in function implementation: strings: negative Repeat count")
+    return s.replace("\n", "\n" + " " * n)
 
 
 @register("startswith", [Param("str", STRING), Param("prefix", STRING)])
@@ -245,7 +247,18 @@ def _compile(pattern: str, idx: int = 0):
     try:
         return re.compile(re2_to_python(pattern))
     except re.error as e:
-        raise FunctionError(f"invalid regular expression pattern: {e}", idx) from None
+        raise FunctionError(f"invalid regexp pattern: {_re_error_text(e)}", idx) from None
+
+
+def _re_error_text(e: re.error) -> str:
+    msg = e.msg
+    if msg.startswith("unterminated character set"):
+        return f"missing closing ] in {e.pattern[e.pos:] if e.pos is not None else ''}"
+    if msg.startswith("missing ), unterminated subpattern"):
+        return f"missing closing ): `{e.pattern}`"
+    if msg.startswith("unbalanced parenthesis"):
+        return f"unexpected ): `{e.pattern}`"
+    return msg
 
 
 def _match_value(rx, m):
@@ -268,7 +281,7 @@ def _result_type(rx):
 def _regex(pattern, s):
     rx = _compile(pattern, 0)
     if rx.groupindex and len(rx.groupindex) != rx.groups:
-        raise FunctionError("invalid regular expression pattern: cannot mix both named and unnamed capture groups", 0)
+        raise FunctionError("invalid regexp pattern: cannot mix both named and unnamed capture groups", 0)
     m = rx.search(s)
     if m is None:
         raise FunctionError("pattern did not match any part of the given string")
@@ -279,7 +292,7 @@ def _regex(pattern, s):
 def _regexall(pattern, s):
     rx = _compile(pattern, 0)
     if rx.groupindex and len(rx.groupindex) != rx.groups:
-        raise FunctionError("invalid regular expression pattern: cannot mix both named and unnamed capture groups", 0)
+        raise FunctionError("invalid regexp pattern: cannot mix both named and unnamed capture groups", 0)
     return TList([_match_value(rx, m) for m in _finditer(rx, s)], _result_type(rx))
 
 
@@ -386,9 +399,6 @@ def _verb_value(verb: str, flags: str, prec: str | None, v, argn: int) -> str:
             raise unsupported("bool required")
         return "true" if v else "false"
     if verb in "bdoxXeEfgG":
-        if isinstance(v, str) and verb in "xX" and not _looks_number(v):
-            s = v.encode().hex()
-            return s.upper() if verb == "X" else s
         try:
             n = convert(v, NUMBER)
         except ConversionError as e:
@@ -410,12 +420,7 @@ def _verb_value(verb: str, flags: str, prec: str | None, v, argn: int) -> str:
         elif verb in "eE":
             s = format(float(d), f".{p}{verb}")
         else:
-            if p is None:
-                s = format_number(n)
-                if len(s) > 21 or ("." in s and abs(d) < Decimal("1e-4") and d != 0):
-                    s = repr(float(d)).replace("e-0", "e-").replace("e+", "e+")
-            else:
-                s = format(float(d), f".{p}{verb.lower()}")
+            s = _go_g(d, p)
             if verb == "G":
                 s = s.upper()
         if "+" in flags and not s.startswith("-"):
@@ -438,6 +443,32 @@ def _verb_value(verb: str, flags: str, prec: str | None, v, argn: int) -> str:
             raise unsupported(e.message) from None
         return json.dumps(s, ensure_ascii=False)
     raise FunctionError(f'unsupported format verb "%{verb}"')
+
+
+def _go_g(d: Decimal, prec: int | None) -> str:
+    """Go's %g for a decimal: shortest digits, exponent form outside [1e-4, 1e(eprec))."""
+    if d == 0:
+        return "0"
+    if prec is not None:
+        prec = max(prec, 1)
+        d = Decimal(format(d, f".{prec - 1}e"))
+    sign, digits, exp = d.normalize().as_tuple()
+    ds = "".join(map(str, digits))
+    nd = len(ds)
+    dp = nd + exp  # position of the decimal point relative to the digits
+    eprec = 6 if prec is None else prec
+    if prec is not None and eprec > nd and nd >= dp:
+        eprec = nd
+    x = dp - 1
+    neg = "-" if sign else ""
+    if x < -4 or x >= eprec:
+        mant = ds[0] + ("." + ds[1:] if nd > 1 else "")
+        return f"{neg}{mant}e{'-' if x < 0 else '+'}{abs(x):02d}"
+    if dp <= 0:
+        return f"{neg}0.{'0' * -dp}{ds}"
+    if dp >= nd:
+        return neg + ds + "0" * (dp - nd)
+    return f"{neg}{ds[:dp]}.{ds[dp:]}"
 
 
 def _looks_number(s: str) -> bool:
