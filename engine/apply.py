@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from engine.core import Session, _module_of, _plain, _unknown_paths
 from engine.diagnostics import Diagnostics
 from engine.evaluate import LOCAL, OUTPUT, RES, VAR, mark_paths, node_label, split_marks
@@ -55,9 +53,11 @@ class Applier:
         self.inst_values: dict[str, Any] = {}
 
     # ------------------------------------------------------------ graph
-    def build(self) -> nx.DiGraph:
+    def build(self):
+        from engine.graph import Graph
+
         s = self.s
-        g = nx.DiGraph()
+        g = Graph()
         by_block: dict[tuple, list[ResourceChange]] = {}
         for c in self.plan.resource_changes:
             by_block.setdefault((tuple(_path(c.module)), f"{c.type}.{c.name}"), []).append(c)
@@ -99,7 +99,7 @@ class Applier:
             for dep in c.dependencies:
                 for target in block_of.get(dep, []) + ([dep] if dep in deleting and dep not in block_of.get(dep, []) else []):
                     if target != a and not (self.changes[target].action == Action.REPLACE_CREATE_FIRST):
-                        if not nx.has_path(g, (DEL, target), (DEL, a)):
+                        if not g.has_path((DEL, target), (DEL, a)):
                             g.add_edge((DEL, a), (DEL, target))
         return g
 

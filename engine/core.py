@@ -394,7 +394,7 @@ class Session:
             return self.plan_resource(node)
 
         def light(node):
-            return node[0] != RES
+            return node[0] != RES or self.options.validate_only
 
         result = walk(self.graph, fn, self.options.parallelism, sort_key=node_label, stop=self.stop, is_light=light)
         if result.failed or self.diags.has_errors:
@@ -446,8 +446,6 @@ class Session:
     def _target_nodes(self):
         if not self.options.targets:
             return None
-        import networkx as nx
-
         chosen = set()
         for node in self.graph.nodes:
             if node[0] == RES:
@@ -457,7 +455,7 @@ class Session:
                         chosen.add(node)
         out = set(chosen)
         for n in chosen:
-            out |= {a for a in nx.ancestors(self.graph, n) if a[0] == RES}
+            out |= {a for a in self.graph.ancestors(n) if a[0] == RES}
         return out
 
     def _matches_target(self, address: str) -> bool:
@@ -703,13 +701,11 @@ class Session:
         return sorted(out)
 
     def _ancestor_resources(self, node):
-        import networkx as nx
-
         cache = getattr(self, "_anc_cache", None)
         if cache is None:
             cache = self._anc_cache = {}
         if node not in cache:
-            cache[node] = [a for a in nx.ancestors(self.graph, node) if a[0] == RES]
+            cache[node] = [a for a in self.graph.ancestors(node) if a[0] == RES]
         return cache[node]
 
     def _delete_change(self, inst, why: str | None, res: Resource | None = None) -> ResourceChange:

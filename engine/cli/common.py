@@ -159,7 +159,9 @@ def read_state_or_exit(backend):
     from engine.state.errors import StateError
 
     try:
-        return backend.read()
+        state = backend.read()
+        _warnings(backend)
+        return state
     except StateError as e:
         d = Diagnostics()
         d.error("Failed to load state", str(e))
@@ -172,8 +174,17 @@ def lock_or_exit(backend, operation: str, timeout: float, enabled: bool = True):
     if not enabled:
         return None
     try:
-        return backend.lock(operation, timeout)
+        info = backend.lock(operation, timeout)
+        _warnings(backend)
+        return info
     except LockError as e:
         d = Diagnostics()
         d.error("Error acquiring the state lock", str(e) + "\n\ntrainform acquires a state lock to protect the state from being written by multiple users at the same time. Please resolve the issue above and try again. For most commands, you can disable locking with the \"-lock=false\" flag, but this is not recommended.")
         fail(d)
+
+
+def _warnings(backend) -> None:
+    for w in getattr(backend, "warnings", []) or []:
+        click.echo(f"Warning: {w}", err=True)
+    if getattr(backend, "warnings", None):
+        backend.warnings.clear()

@@ -564,7 +564,7 @@ def graph_cmd(graph_type, output):
         fail(d)
     g = s.graph
     if graph_type == "destroy":
-        g = g.reverse(copy=True)
+        g = g.reverse()
     dot = to_dot(g, label=node_label)
     if output:
         import shutil

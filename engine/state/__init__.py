@@ -48,6 +48,13 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
+_COMMON = {"fold_every", "fold_seconds"}
+_SETTINGS = {
+    "local": {"path"} | _COMMON,
+    "pg": {"conn_str", "schema_name", "name", "connect_timeout"} | _COMMON,
+}
+
+
 def get_backend(settings: dict | None, working_dir: str):
     """The backend the ``trainform { backend ... }`` settings describe.
 
@@ -56,8 +63,15 @@ def get_backend(settings: dict | None, working_dir: str):
     "schema_name": ..., "name": ...}`` -> PostgreSQL (``conn_str`` falls back to
     ``$TRAINFORM_PG_CONN_STR``).
     """
-    settings = dict(settings or {"type": "local"})
+    settings = {k: v for k, v in (settings or {"type": "local"}).items() if v is not None}
     kind = settings.pop("type", "local")
+    allowed = _SETTINGS.get(kind)
+    if allowed is None:
+        raise StateError(f"Unknown backend type {kind!r}; trainform supports \"local\" and \"pg\".")
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise StateError(f"Unsupported argument(s) {', '.join(map(repr, unknown))} for the {kind!r} backend; "
+                         f"it accepts {', '.join(sorted(allowed))}.")
     if kind == "local":
         from engine.state.local import LocalBackend
 

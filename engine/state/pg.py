@@ -76,13 +76,22 @@ class PgJournal(Journal):
         b = self.backend
         self.lineage = lineage
         self._conn = b._connect()
-        with b._errors("starting the state journal"):
-            got = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (b._jkey,)).fetchone()[0]
+        with b._errors("starting the state journal", conn=self._conn):
+            # A killed writer's session may take a moment to end on the server: wait briefly.
+            deadline = time.monotonic() + 3
+            while not (got := self._conn.execute("SELECT pg_try_advisory_lock(%s)", (b._jkey,)).fetchone()[0]):
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.1)
             if not got:
                 self._conn.close()
                 raise StateConflictError(f"Another process is applying changes to {b.describe()} (its journal is open).")
             with self._conn.transaction():
-                self._conn.execute(b._q("DELETE FROM {}.journal WHERE name = %s"), (b.name,))
+                # We hold the journal lock now, so any rows left are a dead writer's: fold them.
+                current = b._recover(self._conn, known_dead=True)
+                if current is not None:
+                    lineage, serial = current.lineage, current.serial
+                    self.lineage = lineage
                 self._conn.execute(
                     b._q("INSERT INTO {}.journal (name, record) VALUES (%s, %s)"),
                     (b.name, json.dumps(journal_header(lineage, serial, b.owner))),
@@ -167,8 +176,8 @@ class PgBackend(Backend):
                     "check the user and password in conn_str / " + ENV_CONN_STR + ".")
         elif "does not exist" in msg and "database" in msg:
             head = f"The database {p.get('dbname', '?')!r} does not exist on the PostgreSQL state backend {server}."
-        elif isinstance(e, _psycopg().OperationalError) and ("connect" in msg.lower() or "timeout" in msg.lower()):
-            head = f"Cannot reach the PostgreSQL state backend at {server} while {what}."
+        elif what == "connecting":
+            head = f"Cannot reach the PostgreSQL state backend at {server}; is the server running and reachable?"
         elif isinstance(e, _psycopg().OperationalError):
             head = (f"Lost the connection to the PostgreSQL state backend at {server} while {what}; "
                     "the stored state is unchanged unless the operation committed (each write is one transaction).")
@@ -278,31 +287,34 @@ class PgBackend(Backend):
         rows = conn.execute(self._q("SELECT record FROM {}.journal WHERE name = %s ORDER BY seq"), (self.name,))
         return [r[0] for r in rows.fetchall()]
 
+    def _recover(self, conn, known_dead: bool) -> State | None:
+        """Inside a transaction: the stored state with any journal folded (dead) or overlaid (live)."""
+        row = self._select(conn, for_update=True)
+        stored = self._parse_row(row)
+        records = self._journal_rows(conn)
+        if not records:
+            return stored
+        dead = known_dead or conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._jkey,)).fetchone()[0]
+        action, merged, header = plan_replay(stored, records)
+        if not dead:
+            return merged  # a running apply: overlay its progress only
+        if action == "orphan":
+            aside = f"{self.name}.orphaned-{uuid.uuid4().hex[:8]}"
+            conn.execute(self._q("UPDATE {}.journal SET name = %s WHERE name = %s"), (aside, self.name))
+            self.warnings.append(orphan_warning(header, stored, f"journal rows named {aside!r}"))
+            return stored
+        if action == "apply":
+            merged.serial += 1
+            self._put(conn, merged, row is not None)
+            self._note_recovered(header, len(records) - 1, merged.serial)
+        conn.execute(self._q("DELETE FROM {}.journal WHERE name = %s"), (self.name,))
+        return merged
+
     def read(self) -> State | None:
         conn = self._main()
         with self._errors("reading state"):
             with conn.transaction():
-                row = self._select(conn, for_update=True)
-                stored = self._parse_row(row)
-                records = self._journal_rows(conn)
-                if not records:
-                    return stored
-                dead = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._jkey,)).fetchone()[0]
-                action, merged, header = plan_replay(stored, records)
-                if not dead:
-                    return merged  # a running apply: overlay its progress only
-                if action == "orphan":
-                    aside = f"{self.name}.orphaned-{uuid.uuid4().hex[:8]}"
-                    conn.execute(self._q("UPDATE {}.journal SET name = %s WHERE name = %s"), (aside, self.name))
-                    self.warnings.append(orphan_warning(header, stored, f"journal rows named {aside!r}"))
-                    return stored
-                if action == "apply":
-                    merged.serial += 1
-                    self._put(conn, merged, row is not None)
-                conn.execute(self._q("DELETE FROM {}.journal WHERE name = %s"), (self.name,))
-            if action == "apply":
-                self._note_recovered(header, len(records) - 1, merged.serial)
-            return merged
+                return self._recover(conn, known_dead=False)
 
     def read_backup(self) -> State | None:
         conn = self._main()

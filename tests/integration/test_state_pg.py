@@ -238,3 +238,29 @@ def test_server_stopped_mid_use(schema):
         b.close()
     finally:
         c.destroy()
+
+
+def test_journal_waits_for_dying_writer_and_keeps_its_records(cluster, schema):
+    """A writer's session that ends while a new journal starts: its records are folded, not dropped."""
+    import threading
+
+    from engine.state.backend import journal_header
+
+    b = PgBackend(cluster.conn_str(), schema_name=schema)
+    st = State.new()
+    b.write(st)
+    writer = psycopg.connect(cluster.conn_str(), autocommit=True)
+    writer.execute("SELECT pg_advisory_lock(%s)", (b._jkey,))
+    for rec in (journal_header(st.lineage, 1, "other"),
+                {"op": "instance", "instance": inst("value.theirs").to_json()}):
+        writer.execute(f'INSERT INTO "{schema}".journal (name, record) VALUES (%s, %s)', ("default", json.dumps(rec)))
+    assert "value.theirs" in PgBackend(cluster.conn_str(), schema_name=schema).read().resources  # overlay
+    t = threading.Timer(0.5, writer.close)
+    t.start()
+    j = b.journal()
+    t.join()
+    j.record_instance(inst("value.mine"))
+    j.close()
+    got = PgBackend(cluster.conn_str(), schema_name=schema).read()
+    assert sorted(got.resources) == ["value.mine", "value.theirs"]
+    b.close()

@@ -62,6 +62,11 @@ def test_unknown_backend_type(tmp_path):
         get_backend({"type": "s3"}, str(tmp_path))
 
 
+def test_unknown_backend_argument(tmp_path):
+    with pytest.raises(StateError, match="Unsupported argument.*'bucket'.*accepts fold_every, fold_seconds, path"):
+        get_backend({"type": "local", "bucket": "x"}, str(tmp_path))
+
+
 def test_corrupt_message_names_backup_and_restore_command(tmp_path):
     b = get_backend(None, str(tmp_path))
     st = State.new()
