@@ -1,0 +1,5 @@
+value "a" {
+  count    = 2
+  for_each = toset(["x"])
+  input    = 1
+}

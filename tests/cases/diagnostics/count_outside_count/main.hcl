@@ -1,0 +1,3 @@
+locals {
+  i = count.index
+}

@@ -1,0 +1,11 @@
+value "a" {
+  input = value.c.output
+}
+
+value "b" {
+  input = value.a.output
+}
+
+value "c" {
+  input = value.b.output
+}

@@ -1,0 +1,3 @@
+variable "gpus" {
+  default = 2
+}

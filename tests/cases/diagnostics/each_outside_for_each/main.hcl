@@ -1,0 +1,3 @@
+value "a" {
+  input = each.key
+}

@@ -1,0 +1,4 @@
+locals {
+  gpus = [1, 2]
+  third = local.gpus[5]
+}

@@ -1,0 +1,5 @@
+trainform {
+  backend "s3" {
+    bucket = "x"
+  }
+}

@@ -1,0 +1,4 @@
+value "a" {
+  count = -1
+  input = 1
+}

@@ -1,0 +1,4 @@
+value "a" {
+  count = "many"
+  input = 1
+}

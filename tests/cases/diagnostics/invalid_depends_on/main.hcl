@@ -1,0 +1,7 @@
+value "a" {
+  input = 1
+}
+
+value "b" {
+  depends_on = value.a
+}

@@ -1,0 +1,4 @@
+value "a" {
+  for_each = ["x", "y"]
+  input    = each.value
+}

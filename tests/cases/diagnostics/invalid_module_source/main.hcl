@@ -1,0 +1,3 @@
+module "net" {
+  source = "github.com/acme/net"
+}

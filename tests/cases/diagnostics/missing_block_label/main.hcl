@@ -1,0 +1,3 @@
+value {
+  input = 1
+}

@@ -1,0 +1,3 @@
+variable "gpus" {
+  type = number
+}

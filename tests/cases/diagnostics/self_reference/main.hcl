@@ -1,0 +1,3 @@
+value "a" {
+  input = value.a.id
+}

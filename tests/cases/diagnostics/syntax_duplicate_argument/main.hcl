@@ -1,0 +1,4 @@
+value "a" {
+  input = 1
+  input = 2
+}

@@ -1,0 +1,6 @@
+value "a" {
+  input = 1
+
+value "b" {
+  input = 2
+}

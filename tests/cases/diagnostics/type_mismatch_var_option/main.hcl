@@ -1,0 +1,7 @@
+variable "epochs" {
+  type = number
+}
+
+value "a" {
+  input = var.epochs
+}

@@ -1,0 +1,4 @@
+variable "epochs" {
+  type    = number
+  default = "abc"
+}

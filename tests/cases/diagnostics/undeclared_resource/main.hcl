@@ -1,0 +1,7 @@
+value "data" {
+  input = 1
+}
+
+value "b" {
+  input = value.dat.output
+}

@@ -1,0 +1,7 @@
+variable "epochs" {
+  default = 3
+}
+
+value "a" {
+  input = var.epoch
+}

@@ -1,0 +1,3 @@
+value "a" {
+  inptu = 1
+}

@@ -1,0 +1,3 @@
+valeu "a" {
+  input = 1
+}

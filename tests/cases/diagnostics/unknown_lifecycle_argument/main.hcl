@@ -1,0 +1,7 @@
+value "a" {
+  input = 1
+
+  lifecycle {
+    prevent_destory = true
+  }
+}

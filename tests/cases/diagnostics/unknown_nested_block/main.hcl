@@ -1,0 +1,7 @@
+value "a" {
+  input = 1
+
+  lifecycel {
+    prevent_destroy = true
+  }
+}

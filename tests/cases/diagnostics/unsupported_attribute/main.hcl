@@ -1,0 +1,7 @@
+value "a" {
+  input = 1
+}
+
+output "o" {
+  value = value.a.outptu
+}

@@ -1,0 +1,7 @@
+module "net" {
+  source = "./net"
+}
+
+output "o" {
+  value = module.net.addres
+}

@@ -1,0 +1,8 @@
+variable "gpus" {
+  type = number
+
+  validation {
+    condition     = 1 > 0
+    error_message = "never."
+  }
+}
