@@ -96,13 +96,27 @@ class Diagnostics(list):
 
 
 class SourceCache:
-    """File text by name, so rendering can show the offending line."""
+    """File text by name, so rendering can show the offending line, plus the
+    top-level blocks of each file so it can say "in resource ..." like Terraform."""
 
     def __init__(self) -> None:
         self._texts: dict[str, list[str]] = {}
+        self._blocks: dict[str, list[tuple[Range, str]]] = {}
 
     def add(self, filename: str, text: str) -> None:
         self._texts[filename] = text.splitlines()
+        self._blocks.pop(filename, None)
+
+    def add_block(self, rng: Range, header: str) -> None:
+        """Record a top-level block (its whole range and a header like 'value "a"')."""
+        self._blocks.setdefault(rng.filename, []).append((rng, header))
+
+    def context(self, filename: str, pos: Pos) -> str | None:
+        """The header of the outermost block containing pos (Terraform's ContextString)."""
+        for rng, header in self._blocks.get(filename, ()):
+            if (rng.start.line, rng.start.column) <= (pos.line, pos.column) <= (rng.end.line, rng.end.column):
+                return header
+        return None
 
     def line(self, filename: str, line: int) -> str | None:
         lines = self._texts.get(filename)
@@ -125,8 +139,24 @@ def global_sources() -> SourceCache:
     return _GLOBAL_SOURCES
 
 
+def _header_address(header: str | None) -> str | None:
+    """'value "a"' -> 'value.a' (to tell whether a "with" line adds anything)."""
+    if not header:
+        return None
+    parts = header.split(" ")
+    if len(parts) != 2:
+        return None
+    return parts[0] + "." + parts[1].strip('"')
+
+
 def render(diag: Diagnostic, sources: SourceCache | None = None, color: bool = False) -> str:
-    """Render one diagnostic the Terraform way: a boxed block with a code frame."""
+    """Render one diagnostic the Terraform way: a boxed block with a code frame.
+
+    Terraform's frame is followed line by line ("with ADDRESS," when the
+    address says more than the block, "on FILE line N, in BLOCK:", the
+    numbered source line); we add a ^^^ marker under the exact span (Terraform
+    underlines it only in colour) and the file:line:col of the start.
+    """
     sources = sources or _GLOBAL_SOURCES
     red, yellow, bold, reset = ("\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m") if color else ("", "", "", "")
     bar_color = red if diag.severity == ERROR else yellow
@@ -136,21 +166,24 @@ def render(diag: Diagnostic, sources: SourceCache | None = None, color: bool = F
     if diag.range is not None:
         r = diag.range
         out.append(bar)
-        where = f"  on {r.filename} line {r.start.line}"
-        if diag.address:
-            where += f", in {diag.address}"
+        context = sources.context(r.filename, r.start)
+        if diag.address and diag.address != _header_address(context):
+            out.append(f"{bar}   with {diag.address},")
+        where = f"   on {r.filename} line {r.start.line}"
+        if context:
+            where += f", in {context}"
         out.append(f"{bar}{where}:")
         src = sources.line(r.filename, r.start.line)
         if src is not None:
             num = f"{r.start.line:>4}"
-            out.append(f"{bar} {num}: {src}")
+            out.append(f"{bar} {num}: {src}".rstrip())
             start_col = max(r.start.column, 1)
             if r.end.line == r.start.line:
                 end_col = max(r.end.column, start_col + 1)
             else:
                 end_col = max(len(src) + 1, start_col + 1)
             out.append(f"{bar} {' ' * len(num)}  {' ' * (start_col - 1)}{'^' * (end_col - start_col)}")
-        out.append(f"{bar}  {r}")
+        out.append(f"{bar}   {r}")
     elif diag.address:
         out.append(bar)
         out.append(f"{bar}   with {diag.address}")

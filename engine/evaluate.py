@@ -153,16 +153,26 @@ def _check_resource_attr(res: Resource, steps, ref, diags: Diagnostics) -> None:
 
 # ------------------------------------------------------------------ bodies
 
-def check_body(body: ast.Body, schema_block, diags: Diagnostics, address: str, what: str = "") -> None:
-    """Static checks of a resource body against its schema (names, required, conflicts)."""
+RESOURCE_META_ARGS = ["count", "for_each", "depends_on"]
+RESOURCE_META_BLOCKS = ["lifecycle"]
+
+
+def check_body(body: ast.Body, schema_block, diags: Diagnostics, address: str, what: str = "", top: bool = True) -> None:
+    """Static checks of a resource body against its schema (names, required, conflicts).
+
+    ``top`` is the resource block itself, where the meta-arguments (count,
+    for_each, depends_on, lifecycle) are also candidates for "did you mean".
+    """
     attrs = schema_block.attributes
+    meta_args = RESOURCE_META_ARGS if top else []
+    meta_blocks = RESOURCE_META_BLOCKS if top else []
     for name, attr in body.attributes.items():
         spec = attrs.get(name)
         if spec is None:
             if name in schema_block.blocks:
                 diags.error("Unsupported argument", f'An argument named "{name}" is not expected here. Did you mean to define a block of type "{name}"?', attr.name_range, address)
             else:
-                diags.error("Unsupported argument", f'An argument named "{name}" is not expected here.{suggest(name, [a for a, s in attrs.items() if not s.read_only])}', attr.name_range, address)
+                diags.error("Unsupported argument", f'An argument named "{name}" is not expected here.{suggest(name, [a for a, s in attrs.items() if not s.read_only] + meta_args)}', attr.name_range, address)
         elif _computed_only(spec):
             diags.error("Invalid argument", f'The argument "{name}" is read-only: it is computed by the provider and cannot be set in configuration.', attr.name_range, address)
     for name, spec in attrs.items():
@@ -178,14 +188,14 @@ def check_body(body: ast.Body, schema_block, diags: Diagnostics, address: str, w
             if blk.type in attrs:
                 diags.error("Unsupported block type", f'Blocks of type "{blk.type}" are not expected here. Did you mean to define argument "{blk.type}"? If so, use the equals sign to assign it a value.', blk.type_range, address)
             else:
-                diags.error("Unsupported block type", f'Blocks of type "{blk.type}" are not expected here.{suggest(blk.type, schema_block.blocks)}', blk.type_range, address)
+                diags.error("Unsupported block type", f'Blocks of type "{blk.type}" are not expected here.{suggest(blk.type, list(schema_block.blocks) + meta_blocks)}', blk.type_range, address)
             continue
         if blk.labels:
             diags.error("Extraneous label for " + blk.type, f"No labels are expected for {blk.type} blocks.", blk.label_ranges[0] if blk.label_ranges else blk.type_range, address)
         counts[blk.type] = counts.get(blk.type, 0) + 1
         if nb.nesting == "single" and counts[blk.type] == 2:
             diags.error("Duplicate " + blk.type + " block", f'Only one "{blk.type}" block is allowed. Another was defined earlier.', blk.type_range, address)
-        check_body(blk.body, nb.block, diags, address)
+        check_body(blk.body, nb.block, diags, address, top=False)
     for name, nb in schema_block.blocks.items():
         if nb.min_items and counts.get(name, 0) < nb.min_items:
             diags.error("Missing required block", f'At least {nb.min_items} "{name}" block{"s" if nb.min_items > 1 else ""} required.', body.range or None, address)
@@ -353,3 +363,59 @@ def expand(res: Resource, ctx, diags: Diagnostics, address: str) -> list[tuple[A
         diags.error("Invalid for_each argument", detail, res.for_each.range, address)
         return None
     return [(None, {})]
+
+
+# ------------------------------------------------------------------ static checks
+
+def config_expressions(cfg: Config):
+    """(expression, address) for every expression of one module (validate's static pass)."""
+    m = cfg.module
+    for var in m.variables.values():
+        if var.default is not None:
+            yield var.default, None
+        for v in var.validations:
+            yield v.condition, None
+            yield v.error_message, None
+    for loc in m.locals.values():
+        yield loc.expr, None
+    for out in m.outputs.values():
+        yield out.expr, None
+    for call in m.module_calls.values():
+        for attr in call.args.values():
+            yield attr.expr, None
+    for key, res in m.resources.items():
+        address = cfg.prefix + key
+        if res.count is not None:
+            yield res.count, address
+        if res.for_each is not None:
+            yield res.for_each, address
+        stack = [res.body]
+        while stack:
+            body = stack.pop()
+            for attr in body.attributes.values():
+                yield attr.expr, address
+            stack.extend(b.body for b in body.blocks)
+
+
+def check_function_calls(expr: ast.Expression, diags: Diagnostics, address: str | None = None) -> None:
+    """Unknown functions and wrong argument counts, found without evaluating
+    (so validate reports them even where evaluation never reaches)."""
+    from engine.config.functions import FUNCTIONS
+
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, ast.FunctionCall):
+            fn = FUNCTIONS.get(e.name)
+            if fn is None and e.name not in ("try", "can"):
+                diags.error("Call to unknown function", f'There is no function named "{e.name}".{suggest(e.name, sorted(FUNCTIONS) + ["can", "try"])}', e.name_range, address)
+            elif fn is not None and not e.expand_final and getattr(fn, "check_arity", None) is not None:
+                problem = fn.check_arity(len(e.args))
+                if problem:
+                    n_params = len(getattr(fn, "params", ()))
+                    few = len(e.args) < n_params
+                    rng = e.range if few else e.args[n_params].range
+                    diags.error("Not enough function arguments" if few else "Too many function arguments", problem, rng, address)
+        children = getattr(e, "children", None)
+        if children is not None:
+            stack.extend(c for c in reversed(children()) if isinstance(c, ast.Expression))

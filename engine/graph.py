@@ -155,6 +155,12 @@ def walk(
     """
     result = WalkResult()
     indeg = {n: g.in_degree(n) for n in g.nodes}
+    height = _heights(g, indeg, is_light)
+    user_key = sort_key
+
+    def sort_key(n):  # noqa: F811 - light nodes first, then longest remaining chain
+        return (0 if is_light(n) else 1, -height.get(n, 0), user_key(n))
+
     ready: list = [(sort_key(n), i, n) for i, n in enumerate(n for n, d in indeg.items() if d == 0)]
     heapq.heapify(ready)
     counter = len(ready)
@@ -216,6 +222,29 @@ def walk(
     if error is not None:
         raise error
     return result
+
+
+def _heights(g, indeg: dict, is_light) -> dict:
+    """Longest chain of heavy nodes from each node to a sink (list-scheduling priority)."""
+    order = []
+    deg = dict(indeg)
+    stack = [n for n, d in deg.items() if d == 0]
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        for s in g.successors(n):
+            deg[s] -= 1
+            if deg[s] == 0:
+                stack.append(s)
+    height: dict = {}
+    for n in reversed(order):
+        best = 0
+        for s in g.successors(n):
+            h = height.get(s, 0)
+            if h > best:
+                best = h
+        height[n] = best + (0 if is_light(n) else 1)
+    return height
 
 
 def to_dot(g, label: Callable[[Hashable], str] = str, name: str = "trainform") -> str:

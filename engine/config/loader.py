@@ -30,10 +30,28 @@ def _lookup(t: str) -> bool:
     return lookup_type(t) is not None
 
 
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (what Terraform's didyoumean uses)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
 def suggest(name: str, candidates) -> str:
-    """' Did you mean "x"?' or ''."""
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f' Did you mean "{match[0]}"?' if match else ""
+    """' Did you mean "x"?' or '': like Terraform, the closest candidate at an
+    edit distance under 3 (the first one listed on a tie)."""
+    best, best_d = None, 3
+    for c in candidates:
+        if c == name:
+            continue
+        d = _distance(name, c)
+        if d < best_d:
+            best, best_d = c, d
+    return f' Did you mean "{best}"?' if best is not None else ""
 
 
 def static_value(expr: ast.Expression, diags: Diagnostics, what: str) -> Any:
@@ -81,6 +99,19 @@ def _traversal_list(attr: ast.Attribute, diags: Diagnostics, what: str) -> list[
     return out
 
 
+def _byte_range(rel: str, raw: bytes, offset: int) -> Range:
+    """The range of one undecodable byte; the file's text (bad bytes replaced)
+    goes into the source cache so the frame can still show the line."""
+    from engine.diagnostics import Pos
+
+    text = raw.decode("utf-8", errors="replace")
+    global_sources().add(rel, text)
+    before = raw[:offset].decode("utf-8", errors="replace")
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    return Range(rel, Pos(line, col, len(before)), Pos(line, col + 1, len(before) + 1))
+
+
 def _is_plain_traversal(expr: ast.Expression) -> bool:
     refs = expr.references()
     return len(refs) == 1 and refs[0].range == expr.range
@@ -106,7 +137,7 @@ class Loader:
                     raw = f.read()
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                self.diags.error("Invalid file encoding", f"The file {rel} is not valid UTF-8 ({e.reason} at byte {e.start}). Configuration files must be UTF-8.")
+                self.diags.error("Invalid file encoding", f"The file {rel} is not valid UTF-8 ({e.reason}: byte 0x{raw[e.start]:02x}). Configuration files must be UTF-8.", _byte_range(rel, raw, e.start))
                 continue
             except OSError as e:
                 self.diags.error("Failed to read file", f"The configuration file {rel} could not be read: {e.strerror}.")
@@ -115,6 +146,8 @@ class Loader:
             body, d = parse_file(rel, text, cache_dir=self.cache_dir)
             self.diags.extend(d)
             if body is not None:
+                for blk in body.blocks:
+                    global_sources().add_block(blk.range, " ".join([blk.type] + [f'"{label}"' for label in blk.labels]))
                 out.append((rel, body))
         return out
 
@@ -277,6 +310,8 @@ class Loader:
                 v.nullable = bool(static_value(attr.expr, self.diags, "nullable"))
             else:
                 self.diags.error("Unsupported argument", f'An argument named "{aname}" is not expected here.{suggest(aname, allowed)}', attr.name_range)
+        if v.has_default and v.type is not None and not v.default.references():
+            self._check_default(v)
         for blk in block.body.blocks:
             if blk.type != "validation":
                 self.diags.error("Unsupported block type", f'Blocks of type "{blk.type}" are not expected here.{suggest(blk.type, ["validation"])}', blk.type_range)
@@ -293,6 +328,23 @@ class Loader:
                 continue
             v.validations.append(Validation(cond.expr, msg.expr, blk.range))
         module.variables[name] = v
+
+    def _check_default(self, v: Variable) -> None:
+        """A default that cannot convert to the declared type is a configuration error
+        (found by validate, before any value is given)."""
+        from engine.config import types as T
+        from engine.config.expr import EvalContext, evaluate
+
+        value, d = evaluate(v.default, EvalContext(variables={}))
+        if d.has_errors:
+            self.diags.extend(d)
+            return
+        if value is None:
+            return
+        try:
+            T.convert(value, v.type)
+        except T.ConversionError as e:
+            self.diags.error("Invalid default value for variable", f"This default value is not compatible with the variable's type constraint: {e}.", v.default.range)
 
     def _output(self, module: Module, block: ast.Block) -> None:
         name = block.labels[0]

@@ -1,0 +1,139 @@
+"""gitignore-style matching for ``.trainformignore`` (else ``.gitignore``).
+
+Why our own: snapshots must leave out data sets and checkpoints the way users
+already describe them for git, without depending on git being installed.
+Supported rules (gitignore(5)): blank lines and ``#`` comments, ``\\``
+escapes, trailing-space trimming, negation ``!``, directory-only patterns
+with a trailing ``/``, anchoring by a leading or inner ``/``, ``*``, ``?``,
+``[...]`` classes and ``**`` (leading ``**/``, trailing ``/**``, inner
+``/**/``).  The last matching pattern wins, and -- as in git -- a file
+cannot be re-included when one of its parent directories is excluded
+(the walker prunes excluded directories).  Only the ignore file at the top
+of the source directory is read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+__all__ = ["IgnoreRules", "Pattern", "load_rules"]
+
+#: always left out of a snapshot: version control, trainform's own data and
+#: the run's outputs folder (it is mounted there at run time)
+DEFAULT_EXCLUDES = (".git/", ".trainform/", "/outputs/", ".trainformignore.swp")
+
+
+@dataclass
+class Pattern:
+    source: str
+    regex: re.Pattern
+    negate: bool
+    dir_only: bool
+
+
+def _translate(pat: str) -> str:
+    """Translate one gitignore glob (without !, trailing /) to a regex body."""
+    anchored = "/" in pat
+    if pat.startswith("/"):
+        pat = pat[1:]
+    out = []
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "*":
+            if pat.startswith("**", i):
+                before_ok = i == 0 or pat[i - 1] == "/"
+                after = pat[i + 2:i + 3]
+                if before_ok and after == "/":
+                    out.append("(?:.*/)?")  # zero or more directories
+                    i += 3
+                    continue
+                if before_ok and i + 2 == n:
+                    out.append(".*")  # everything inside
+                    i += 2
+                    continue
+                out.append("[^/]*")
+                i += 2
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i + 1
+            if j < n and pat[j] in "!^":
+                j += 1
+            if j < n and pat[j] == "]":
+                j += 1
+            while j < n and pat[j] != "]":
+                j += 1
+            if j >= n:
+                out.append(re.escape(c))
+            else:
+                body = pat[i + 1:j]
+                if body[:1] in ("!", "^"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pat[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    body = "".join(out)
+    return ("^" if anchored else "^(?:.*/)?") + body + "$"
+
+
+def compile_pattern(line: str) -> Pattern | None:
+    raw = line.rstrip("\n").rstrip("\r")
+    if not raw.strip() or raw.startswith("#"):
+        return None
+    # trailing spaces are ignored unless escaped with a backslash
+    stripped = raw.rstrip(" ")
+    if stripped.endswith("\\") and len(raw) > len(stripped):
+        stripped += " "
+    pat = stripped
+    negate = False
+    if pat.startswith("!"):
+        negate, pat = True, pat[1:]
+    elif pat.startswith("\\!") or pat.startswith("\\#"):
+        pat = pat[1:]
+    dir_only = pat.endswith("/")
+    if dir_only:
+        pat = pat.rstrip("/")
+    if not pat:
+        return None
+    return Pattern(source=raw, regex=re.compile(_translate(pat), re.DOTALL), negate=negate, dir_only=dir_only)
+
+
+class IgnoreRules:
+    """An ordered list of patterns; ``ignored(relpath, is_dir)`` decides one path."""
+
+    def __init__(self, lines: list[str], origin: str | None = None) -> None:
+        self.origin = origin
+        self.patterns = [p for p in (compile_pattern(x) for x in lines) if p is not None]
+
+    def ignored(self, relpath: str, is_dir: bool) -> bool:
+        result = False
+        for p in self.patterns:
+            if p.dir_only and not is_dir:
+                continue
+            if p.regex.match(relpath):
+                result = not p.negate
+        return result
+
+
+def load_rules(source_dir: str) -> IgnoreRules:
+    """Rules for a source directory: defaults + .trainformignore, else .gitignore."""
+    lines = list(DEFAULT_EXCLUDES)
+    origin = None
+    for name in (".trainformignore", ".gitignore"):
+        path = os.path.join(source_dir, name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines += f.read().splitlines()
+            origin = name
+            break
+    return IgnoreRules(lines, origin)
