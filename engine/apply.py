@@ -115,7 +115,10 @@ class Applier:
         self.graph = g
 
         def light(n):
-            return n[0] in (VAR, LOCAL, OUTPUT, BLK) or (n[0] == INST and self.changes[n[1]].action == Action.NOOP)
+            if n[0] in (VAR, LOCAL, OUTPUT, BLK):
+                return True
+            c = self.changes[n[1]]
+            return c.action == Action.NOOP or self.s.provider(c.type).inline
 
         res = walk(g, self.node, self.s.options.parallelism, sort_key=_label, stop=self.s.stop, is_light=light)
         for n in res.skipped:

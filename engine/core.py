@@ -345,8 +345,12 @@ class Session:
                 return inst, None, d, True
             return inst, resp.new_state, resp.diagnostics, False
 
-        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
-            results = list(pool.map(one, insts))
+        quick = [i for i in insts if self.provider(i.type).inline]
+        slow = [i for i in insts if not self.provider(i.type).inline]
+        results = [one(i) for i in quick]
+        if slow:
+            with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
+                results += list(pool.map(one, slow))
         for inst, new, d, crashed in results:
             self.diags.extend(d)
             if crashed or d.has_errors:
@@ -394,7 +398,10 @@ class Session:
             return self.plan_resource(node)
 
         def light(node):
-            return node[0] != RES or self.options.validate_only
+            if node[0] != RES or self.options.validate_only:
+                return True
+            res = self.scopes[node[1]].module.resources[node[2]]
+            return self.provider(res.type).inline
 
         result = walk(self.graph, fn, self.options.parallelism, sort_key=node_label, stop=self.stop, is_light=light)
         if result.failed or self.diags.has_errors:
@@ -470,9 +477,18 @@ class Session:
         scope = self.scopes[path]
         res = scope.module.resources[key]
         prefix = "".join(f"module.{p}." for p in path)
-        insts = [i for i in self.state.resources.values() if i.module == _module_of(path) and f"{i.type}.{i.name}" == key]
+        insts = list(self._block_instances(_module_of(path), key).values())
         self._set_values(scope, res, [(i.index_key, mark_paths(i.attributes, i.sensitive_paths)) for i in insts])
         return True
+
+    def _block_instances(self, module: str, key: str) -> dict:
+        """Prior instances of one resource block, by index key (indexed once per plan)."""
+        idx = getattr(self, "_block_index", None)
+        if idx is None:
+            idx = self._block_index = {}
+            for i in self.state.resources.values():
+                idx.setdefault((i.module, f"{i.type}.{i.name}"), {})[i.index_key] = i
+        return dict(idx.get((module, key), {}))
 
     def _set_values(self, scope, res: Resource, items: list[tuple[Any, Any]]) -> None:
         if res.count is not None:
@@ -492,7 +508,7 @@ class Session:
         block_address = prefix + key
         d = Diagnostics()
         module = _module_of(path)
-        prior_insts = {i.index_key: i for i in self.state.resources.values() if i.module == module and f"{i.type}.{i.name}" == key}
+        prior_insts = self._block_instances(module, key)
         if self.options.destroy:
             items = []
             for k, inst in sorted(prior_insts.items(), key=lambda kv: str(kv[0])):

@@ -76,7 +76,8 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
             diags.error("Invalid reference", 'The "var" object must be followed by an attribute name, like var.name.', ref.range)
             return []
         if first not in m.variables:
-            diags.error("Reference to undeclared input variable", f'An input variable with the name "{first}" has not been declared.{suggest(first, m.variables)} This variable can be declared with a variable "{first}" {{}} block.', ref.range)
+            hint = suggest(first, m.variables) or f' This variable can be declared with a variable "{first}" {{}} block.'
+            diags.error("Reference to undeclared input variable", f'An input variable with the name "{first}" has not been declared.{hint}', ref.range)
             return []
         return [(VAR, path, first)]
     if root == "local":
@@ -92,7 +93,8 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
             diags.error("Invalid reference", 'The "module" object must be followed by a module name, like module.name.', ref.range)
             return []
         if first not in m.module_calls:
-            diags.error("Reference to undeclared module", f'No module call named "{first}" is declared in this module.{suggest(first, m.module_calls)}', ref.range)
+            where = "the root module" if not path else "module." + ".module.".join(path)
+            diags.error("Reference to undeclared module", f'No module call named "{first}" is declared in {where}.{suggest(first, m.module_calls)}', ref.range)
             return []
         child = cfg.children.get(first)
         if child is None:

@@ -222,6 +222,10 @@ class Provider:
     """
 
     type_name: str = ""
+    #: True when plan/apply/read are quick in-memory work (no I/O): the engine then
+    #: runs them on its coordinating thread instead of handing them to a worker,
+    #: which costs more than the work itself for such providers.
+    inline: bool = False
 
     def __init__(self) -> None:
         self.ctx = ProviderContext()

@@ -18,6 +18,7 @@ from providers.base import (
 
 class ValueProvider(Provider):
     type_name = "value"
+    inline = True
 
     _SCHEMA = ResourceSchema(
         block=BlockSchema(

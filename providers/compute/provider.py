@@ -1,0 +1,188 @@
+"""The ``compute`` resource provider.
+
+A local compute is a description of this machine's capacity: which GPUs
+runs may use (``gpus``) and how many runs may execute at once
+(``max_concurrent_runs``).  Nothing is created outside trainform; plan and
+refresh detect GPUs with nvidia-smi so a hardware change shows as drift.
+Runs find their pool through ``ctx.lookup(compute_id)`` and queue in
+:mod:`providers.compute.pool`.
+
+``type = "ray"`` is delegated to ``providers.compute.ray`` when that module
+exists: it must define ``RayCompute`` with ``validate/plan/apply/read``
+methods taking ``(ctx, request)`` and returning the same responses as a
+provider.  Until then a ray compute is a validation error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import uuid
+
+from engine.diagnostics import Diagnostics
+from engine.values import UNKNOWN, Unknown
+from providers.base import (
+    DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, NestedBlock, PlanRequest,
+    PlanResponse, Provider, ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
+)
+
+__all__ = ["ComputeProvider", "ray_backend", "pool_settings"]
+
+TYPES = ("local", "ray")
+
+
+def ray_backend():
+    """The Ray implementation, or None while providers/compute/ray.py does not exist."""
+    if importlib.util.find_spec("providers.compute.ray") is None:
+        return None
+    return importlib.import_module("providers.compute.ray").RayCompute()
+
+
+def pool_settings(attrs: dict) -> tuple[int, list[int]]:
+    """(max concurrent runs, GPU indexes) of a compute's attributes."""
+    cap = attrs.get("capacity") or attrs.get("max_concurrent_runs") or 1
+    gpus = attrs.get("gpu_indexes") or []
+    return int(cap), [int(g) for g in gpus]
+
+
+class ComputeProvider(Provider):
+    type_name = "compute"
+
+    _SCHEMA = ResourceSchema(
+        block=BlockSchema(
+            attributes={
+                "workspace": Attribute(type="string", required=True, force_new=True, description="The workspace id."),
+                "type": Attribute(type="string", optional=True, default="local", force_new=True, description='"local" (this machine) or "ray".'),
+                "gpus": Attribute(type="any", optional=True, description='GPUs runs may use: "all" (default), a count, or a list of indexes.'),
+                "max_concurrent_runs": Attribute(type="number", optional=True, default=1, description="Runs executing at once; others queue."),
+                "min_nodes": Attribute(type="number", optional=True, description="Cluster minimum nodes (ray)."),
+                "max_nodes": Attribute(type="number", optional=True, description="Cluster maximum nodes (ray; informational for local)."),
+                "idle_seconds_before_scaledown": Attribute(type="number", optional=True, description="Idle time before scale-down (ray)."),
+                "vm_size": Attribute(type="string", optional=True, description="Node size label (ray)."),
+                "gpus_per_node": Attribute(type="number", optional=True, description="GPUs per node (ray)."),
+                "id": Attribute(type="string", computed=True, description="The compute id runs refer to."),
+                "gpus_detected": Attribute(type="any", computed=True, description="GPUs nvidia-smi reports: index, name, memory_mb, uuid."),
+                "gpu_indexes": Attribute(type="list(number)", computed=True, description="The GPU indexes runs may use."),
+                "capacity": Attribute(type="number", computed=True, description="How many runs may execute at once."),
+            },
+            blocks={
+                "ray": NestedBlock(BlockSchema(attributes={
+                    "address": Attribute(type="string", optional=True, description="An existing Ray cluster (ray://host:port); absent: start one."),
+                })),
+            },
+            description="A pool of compute for runs: this machine's GPUs/CPUs, or a Ray cluster.",
+        )
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._detected = None
+
+    def schema(self) -> ResourceSchema:
+        return self._SCHEMA
+
+    # ------------------------------------------------------------ helpers
+    def _detect(self, d: Diagnostics):
+        from providers.compute.gpus import GpuError, detect_gpus
+
+        if self._detected is None:
+            try:
+                self._detected = detect_gpus(os.environ.get("TRAINFORM_NVIDIA_SMI", "nvidia-smi"))
+            except GpuError as e:
+                d.error("GPU detection failed", f"{e}. Fix the NVIDIA driver installation, or remove nvidia-smi from PATH to use a CPU-only pool.")
+                return None
+        return self._detected
+
+    @staticmethod
+    def _is_ray(config: dict) -> bool:
+        return (config or {}).get("type") == "ray"
+
+    # ------------------------------------------------------------ interface
+    def validate(self, req: ValidateRequest) -> ValidateResponse:
+        d = Diagnostics()
+        c = req.config
+        t = c.get("type")
+        if not isinstance(t, Unknown) and t not in TYPES:
+            d.error("Invalid compute type", f'type = "{t}" is not supported: use "local" or "ray".')
+            return ValidateResponse(d)
+        if t == "ray":
+            rb = ray_backend()
+            if rb is None:
+                d.error("ray compute is not available yet", 'This trainform build has no Ray support (providers/compute/ray.py). Use type = "local".')
+            else:
+                return rb.validate(self.ctx, req)
+        m = c.get("max_concurrent_runs")
+        if isinstance(m, (int, float)) and not isinstance(m, bool) and (m < 1 or int(m) != m):
+            d.error("Invalid max_concurrent_runs", f"max_concurrent_runs must be a whole number of at least 1, not {m}.")
+        g = c.get("gpus")
+        if g is not None and not isinstance(g, Unknown):
+            ok = g == "all" or (isinstance(g, (int, float)) and not isinstance(g, bool) and g >= 0 and int(g) == g) or (
+                isinstance(g, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and int(x) == x and x >= 0 for x in g))
+            if not ok:
+                d.error("Invalid gpus", f'gpus must be "all", a number of GPUs or a list of GPU indexes, not {g!r}.')
+        return ValidateResponse(d)
+
+    def plan(self, req: PlanRequest) -> PlanResponse:
+        if req.config is None:
+            return PlanResponse(planned_state=None)
+        if self._is_ray(req.config) and ray_backend() is not None:
+            return ray_backend().plan(self.ctx, req)
+        from providers.compute.gpus import GpuError, select_gpus
+
+        d = Diagnostics()
+        cfg = req.config
+        prior = req.prior_state
+        planned = {k: cfg.get(k) for k in self._SCHEMA.block.attributes if not self._SCHEMA.block.attributes[k].read_only}
+        planned["ray"] = cfg.get("ray")
+        detected = self._detect(d)
+        if detected is None:
+            return PlanResponse(None, diagnostics=d)
+        planned["gpus_detected"] = [g.as_dict() for g in detected]
+        if isinstance(cfg.get("gpus"), Unknown):
+            planned["gpu_indexes"] = UNKNOWN
+        else:
+            try:
+                planned["gpu_indexes"] = select_gpus(cfg.get("gpus"), detected)
+            except GpuError as e:
+                d.error("Invalid gpus", str(e) + ".")
+                return PlanResponse(None, diagnostics=d)
+        m = cfg.get("max_concurrent_runs")
+        planned["capacity"] = UNKNOWN if isinstance(m, Unknown) else int(m or 1)
+        replace = []
+        if prior is not None:
+            for k in ("workspace", "type"):
+                if prior.get(k) != cfg.get(k):
+                    replace.append((k,))
+        planned["id"] = prior.get("id") if (prior is not None and not replace) else UNKNOWN
+        reason = None
+        if replace:
+            reason = " and ".join(p[0] for p in replace) + " changed"
+        return PlanResponse(planned_state=planned, requires_replace=replace, reason=reason, diagnostics=d)
+
+    def apply(self, req: ApplyRequest) -> ApplyResponse:
+        cfg = req.config or req.prior_state or {}
+        if self._is_ray(req.planned_state or req.prior_state or cfg) and ray_backend() is not None:
+            return ray_backend().apply(self.ctx, req)
+        if req.action == DELETE:
+            return ApplyResponse(new_state=None)
+        new = dict(req.planned_state)
+        if isinstance(new.get("id"), Unknown):
+            new["id"] = "compute-" + uuid.uuid4().hex[:16]
+        from providers.compute.pool import get_pool
+
+        get_pool(new["id"], *pool_settings(new))  # runs in this apply see updated settings
+        return ApplyResponse(new_state=new)
+
+    def read(self, req: ReadRequest) -> ReadResponse:
+        if self._is_ray(req.state) and ray_backend() is not None:
+            return ray_backend().read(self.ctx, req)
+        d = Diagnostics()
+        detected = self._detect(d)
+        if detected is None:
+            return ReadResponse(new_state=req.state, diagnostics=d)
+        new = dict(req.state)
+        new["gpus_detected"] = [g.as_dict() for g in detected]
+        present = {g.index for g in detected}
+        new["gpu_indexes"] = [i for i in (req.state.get("gpu_indexes") or []) if i in present]
+        return ReadResponse(new_state=new)

@@ -1,0 +1,3 @@
+value "subnet" {
+  inptu = "10.0.0.0/8"
+}

@@ -1,0 +1,3 @@
+value "a" {
+  input = var.learning_rate
+}
