@@ -38,34 +38,61 @@ def _scope(cli_vars):
     return s.scopes[()]
 
 
+CONSOLE_FILE = "<console-input>"
+
+
+def evaluate_line(scope, line: str) -> tuple[str | None, Diagnostics]:
+    """One console line: (printed value, diagnostics).  References are checked
+    against the configuration first, so a typo gets Terraform's "undeclared"
+    message with a suggestion rather than a bare unknown-variable error."""
+    from engine.config.expr import evaluate
+    from engine.config.format import format_value
+    from engine.config.parser import parse_expression
+    from engine.diagnostics import global_sources
+    from engine.evaluate import resolve_reference
+
+    global_sources().add(CONSOLE_FILE, line)
+    expr, d = parse_expression(line, filename=CONSOLE_FILE)
+    if expr is None or d.has_errors:
+        return None, d
+    refs = Diagnostics()
+    for ref in expr.references():
+        resolve_reference(scope.cfg, ref, refs)
+    if refs.has_errors:
+        return None, refs
+    value, d = evaluate(expr, scope.ctx())
+    if d.has_errors:
+        return None, d
+    return format_value(value), d
+
+
 @click.command("console")
 @var_options
 @color_flag
 def console_cmd(vars, var_files):
     """Evaluate expressions read from stdin, one per line."""
-    from engine.config.expr import evaluate
-    from engine.config.format import format_value
-    from engine.config.parser import parse_expression
+    from engine.cli.common import no_color
     from engine.diagnostics import render
 
     scope = _scope(ordered_var_args(vars, var_files))
+    color = not no_color() and sys.stderr.isatty()
     failed = False
-    lines = sys.stdin.read().splitlines()
-    for i, line in enumerate(lines, 1):
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        line = line.rstrip("\r\n")
         if not line.strip():
             continue
-        expr, d = parse_expression(line, filename="<console-input>")
-        if expr is None or d.has_errors:
+        if line.strip() == "exit":
+            break
+        text, d = evaluate_line(scope, line)
+        for x in d:
+            click.echo(render(x, color=color), err=True)
+        if text is None:
             failed = True
-            for x in d:
-                click.echo(render(x), err=True)
             continue
-        value, d = evaluate(expr, scope.ctx())
-        if d.has_errors:
-            failed = True
-            for x in d:
-                click.echo(render(x), err=True)
-            continue
-        click.echo(format_value(value))
+        click.echo(text)
+        sys.stdout.flush()
     if failed:
         raise SystemExit(1)
