@@ -153,14 +153,27 @@ class Applier:
         prefix = "".join(f"module.{p}." for p in path)
         items = []
         module = _module_of(path)
-        for a, inst in self.state.resources.items():
-            if inst.module == module and f"{inst.type}.{inst.name}" == key:
-                v = self.inst_values.get(a)
-                if v is None:
-                    v = mark_paths(inst.attributes, inst.sensitive_paths)
-                items.append((inst.index_key, v))
+        for a in self._addresses_of(module, key):
+            inst = self.state.resources.get(a)
+            if inst is None:
+                continue
+            v = self.inst_values.get(a)
+            if v is None:
+                v = mark_paths(inst.attributes, inst.sensitive_paths)
+            items.append((inst.index_key, v))
         self.s._set_values(scope, res, items)
         return True
+
+    def _addresses_of(self, module: str, key: str) -> list[str]:
+        """Addresses that may hold instances of one block: prior state plus planned changes."""
+        idx = getattr(self, "_addr_index", None)
+        if idx is None:
+            idx = self._addr_index = {}
+            for a, inst in self.state.resources.items():
+                idx.setdefault((inst.module, f"{inst.type}.{inst.name}"), set()).add(a)
+            for c in self.plan.resource_changes:
+                idx.setdefault((c.module, f"{c.type}.{c.name}"), set()).add(c.address)
+        return sorted(idx.get((module, key), ()))
 
     def _ctx_binding(self, res, c: ResourceChange) -> dict:
         if res.count is not None:

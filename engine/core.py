@@ -23,6 +23,7 @@ from engine.evaluate import (
 )
 from engine.plan.model import Action, DriftEntry, OutputChange, Plan, ResourceChange
 from engine.values import UNKNOWN, Sensitive, Unknown, contains_unknown, unmark
+from providers.registry import ProviderUnavailable
 
 
 @dataclass
@@ -177,7 +178,11 @@ class Session:
             for key, res in m.resources.items():
                 node = (RES, path, key)
                 g.add_node(node)
-                provider = self.provider(res.type)
+                try:
+                    provider = self.provider(res.type)
+                except ProviderUnavailable as e:
+                    d.error("Provider unavailable", str(e), res.type_range, cfg.prefix + key)
+                    continue
                 schema = provider.schema()
                 address = cfg.prefix + key
                 check_body(res.body, schema.block, d, address)

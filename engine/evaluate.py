@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from engine.config import ast
-from engine.config.loader import suggest
+from engine.config.loader import missing_item_range, suggest
 from engine.config.model import Config, Resource
 from engine.diagnostics import Diagnostics, Range
 from engine.values import UNKNOWN, Sensitive, Unknown, TMap
@@ -146,7 +146,12 @@ def _check_resource_attr(res: Resource, steps, ref, diags: Diagnostics) -> None:
     if not steps or steps[0][0] != "attr":
         return
     name = steps[0][1]
-    provider = get_provider(res.type)
+    from providers.registry import ProviderUnavailable
+
+    try:
+        provider = get_provider(res.type)
+    except ProviderUnavailable:
+        return  # reported once at the resource block
     block = provider.schema().block
     if name not in block.attributes and name not in block.blocks:
         known = list(block.attributes) + list(block.blocks)
@@ -179,7 +184,7 @@ def check_body(body: ast.Body, schema_block, diags: Diagnostics, address: str, w
             diags.error("Invalid argument", f'The argument "{name}" is read-only: it is computed by the provider and cannot be set in configuration.', attr.name_range, address)
     for name, spec in attrs.items():
         if spec.required and name not in body.attributes:
-            diags.error("Missing required argument", f'The argument "{name}" is required, but no definition was found.', body.range or None, address)
+            diags.error("Missing required argument", f'The argument "{name}" is required, but no definition was found.', missing_item_range(body, None), address)
         for other in spec.conflicts_with:
             if name in body.attributes and other in body.attributes and name < other:
                 diags.error("Conflicting configuration arguments", f'"{name}": conflicts with {other}. Set only one of them.', body.attributes[other].name_range, address)
@@ -200,7 +205,7 @@ def check_body(body: ast.Body, schema_block, diags: Diagnostics, address: str, w
         check_body(blk.body, nb.block, diags, address, top=False)
     for name, nb in schema_block.blocks.items():
         if nb.min_items and counts.get(name, 0) < nb.min_items:
-            diags.error("Missing required block", f'At least {nb.min_items} "{name}" block{"s" if nb.min_items > 1 else ""} required.', body.range or None, address)
+            diags.error("Missing required block", f'At least {nb.min_items} "{name}" block{"s" if nb.min_items > 1 else ""} required.', missing_item_range(body, None), address)
 
 
 def _computed_only(spec) -> bool:

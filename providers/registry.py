@@ -72,6 +72,18 @@ def all_resource_types() -> dict[str, str]:
 _instances: dict[str, object] = {}
 
 
+class ProviderUnavailable(Exception):
+    """A provider's module could not be imported (an optional extra not installed...)."""
+
+    def __init__(self, type_name: str, spec: str, cause: BaseException) -> None:
+        self.type_name, self.spec, self.cause = type_name, spec, cause
+        hint = ""
+        missing = getattr(cause, "name", None)
+        if missing:
+            hint = f" The Python package {missing!r} is missing; install it (e.g. pip install 'trainform[{missing}]' for optional extras)."
+        super().__init__(f'The provider for resource type "{type_name}" ({spec}) could not be loaded: {cause}.{hint}')
+
+
 def get_provider(type_name: str):
     """A configured-once provider instance for a resource type (None if unknown)."""
     if type_name in _instances:
@@ -80,7 +92,10 @@ def get_provider(type_name: str):
     if spec is None:
         return None
     module_name, _, attr = spec.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ProviderUnavailable(type_name, spec, e) from e
     inst = cls()
     _instances[type_name] = inst
     return inst

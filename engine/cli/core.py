@@ -88,7 +88,11 @@ def _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, var
     state = state or State.new()
     options = _options(destroy, refresh, refresh_only, targets, replace, parallelism)
     session = _make_session(config, inputs, state, options, events)
-    plan = session.plan()
+    try:
+        plan = session.plan()
+    except BaseException:
+        _unlock(backend, info)
+        raise
     if fresh:
         plan.lineage, plan.serial = None, 0
     plan.config_hash = _config_hash(config)

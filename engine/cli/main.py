@@ -91,9 +91,10 @@ def main(argv=None) -> int:
     except BaseException as e:  # noqa: BLE001 - the crash handler is the point
         from engine.cli.crash import write_crash_log
 
+        from engine.cli.crash import redact
+
         path = write_crash_log(e)
-        click.echo(f"trainform crashed (a bug, not your mistake): {type(e).__name__}: {_short(e)}", err=True)
-        click.echo(f"The details were written to {path}; please attach it to a bug report.", err=True)
+        click.echo(f"trainform crashed (a bug, not your mistake): {type(e).__name__}: {redact(_short(e))} -- details in {path}", err=True)
         return 2
 
 

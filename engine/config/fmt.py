@@ -391,7 +391,9 @@ def _value_expr(tokens: list[Tok]) -> list[Tok]:
     trail = bool(trimmed) and trimmed[-1].type == CPAREN
     if multi and not (lead and trail):
         return [Tok(OPAREN, "(")] + trimmed + [Tok(CPAREN, ")")]
-    return trimmed
+    # Terraform stops after one layer, so "${"${x}"}" needs two runs; unwrapping
+    # to the fixed point keeps format_source idempotent.
+    return _value_expr(trimmed)
 
 
 def _type_expr(tokens: list[Tok]) -> list[Tok]:
@@ -656,11 +658,13 @@ def _syntax_ok(text: str, filename: str) -> bool:
     return not any(d.severity == "error" for d in diags)
 
 
-def format_source(text: str, filename: str = "") -> str:
+def format_source(text: str, filename: str = "", *, check_syntax: bool = True) -> str:
     """Return ``text`` in canonical ``terraform fmt`` style (see module docstring).
 
     Input with a syntax error is returned unchanged; call the parser to get
-    the diagnostic.
+    the diagnostic.  ``check_syntax=False`` skips the parser run (for callers
+    that have just parsed the text themselves); tokenizer errors still leave
+    the text unchanged.
     """
     bom = ""
     if text.startswith("\ufeff"):
@@ -669,7 +673,7 @@ def format_source(text: str, filename: str = "") -> str:
         toks = _lex(text)
     except FmtSyntaxError:
         return bom + text
-    if not _syntax_ok(text, filename):
+    if check_syntax and not _syntax_ok(text, filename):
         return bom + text
     toks = _rewrite(toks)
     lines = _lines(toks)

@@ -54,6 +54,17 @@ def suggest(name: str, candidates) -> str:
     return f' Did you mean "{best}"?' if best is not None else ""
 
 
+def missing_item_range(body: ast.Body | None, fallback: Range | None) -> Range | None:
+    """Where a missing argument is reported: the block's opening brace, as
+    Terraform does (the parser starts a body's range just after it)."""
+    from engine.diagnostics import Pos
+
+    if body is None or body.range is None or body.range.start.column < 2:
+        return fallback
+    st = body.range.start
+    return Range(body.range.filename, Pos(st.line, st.column - 1, max(st.byte - 1, 0)), st)
+
+
 def static_value(expr: ast.Expression, diags: Diagnostics, what: str) -> Any:
     """Evaluate an expression that may not reference anything (e.g. ``sensitive = true``)."""
     from engine.config.expr import EvalContext, evaluate
@@ -320,7 +331,7 @@ class Loader:
             msg = blk.body.attributes.get("error_message")
             if cond is None or msg is None:
                 missing = "condition" if cond is None else "error_message"
-                self.diags.error("Missing required argument", f'The argument "{missing}" is required, but no definition was found.', blk.type_range)
+                self.diags.error("Missing required argument", f'The argument "{missing}" is required, but no definition was found.', missing_item_range(blk.body, blk.type_range))
                 continue
             refs = [r for r in cond.expr.references() if r.root == "var"]
             if not any(r.steps and r.steps[0][1] == name for r in refs):
@@ -353,7 +364,7 @@ class Loader:
             return
         attrs = block.body.attributes
         if "value" not in attrs:
-            self.diags.error("Missing required argument", 'The argument "value" is required, but no definition was found.', block.type_range)
+            self.diags.error("Missing required argument", 'The argument "value" is required, but no definition was found.', missing_item_range(block.body, block.type_range))
             return
         o = Output(name=name, expr=attrs["value"].expr, range=block.range)
         allowed = ["value", "description", "sensitive", "depends_on"]
@@ -378,7 +389,7 @@ class Loader:
         attrs = dict(block.body.attributes)
         src = attrs.pop("source", None)
         if src is None:
-            self.diags.error("Missing required argument", 'The argument "source" is required, but no definition was found.', block.type_range)
+            self.diags.error("Missing required argument", 'The argument "source" is required, but no definition was found.', missing_item_range(block.body, block.type_range))
             return
         source = static_value(src.expr, self.diags, "source")
         if not isinstance(source, str) or not (source.startswith("./") or source.startswith("../")):

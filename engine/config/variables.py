@@ -160,13 +160,26 @@ def collect(module: Module, cli_vars: list[tuple[str, str]], env: dict | None = 
         if value is None and not var.nullable:
             diags.error("Invalid value for input variable", f'The given value is not suitable for var.{name}: required variable may not be set to null.', src or var.range)
         if var.sensitive:
+            _register_secrets(rv.value if rv is not None else value)
             value = Sensitive(value)
-            if rv is not None and isinstance(rv.value, str):
-                from engine.cli.crash import register_secret
-
-                register_secret(rv.value)
         values[name] = value
     return values, diags
+
+
+def _register_secrets(value: Any) -> None:
+    """Every string inside a sensitive value is redacted from crash logs."""
+    from engine.cli.crash import register_secret
+    from engine.values import unmark
+
+    value = unmark(value)
+    if isinstance(value, str):
+        register_secret(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _register_secrets(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _register_secrets(v)
 
 
 def _parse_raw(text: str, var: Variable, diags: Diagnostics, where: str):

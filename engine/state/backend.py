@@ -44,7 +44,7 @@ __all__ = [
     "apply_records", "check_write", "plan_replay",
 ]
 
-DEFAULT_FOLD_EVERY = 500
+DEFAULT_FOLD_EVERY = 5000  # a fold rewrites the whole state: keep it rare (O(N) each)
 
 
 def journal_header(lineage: str | None, serial: int, owner: str) -> dict:

@@ -130,7 +130,7 @@ class LocalJournal(Journal):
             while view:
                 n = os.write(self._fd, view)
                 view = view[n:]
-            os.fsync(self._fd)
+            os.fdatasync(self._fd)  # data + the size needed to read it back; cheaper than fsync
         except OSError as e:
             raise StateError(f"cannot append to the state journal {self.backend.journal_path}: {e}") from e
         self._records.append(rec)

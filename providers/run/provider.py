@@ -1,0 +1,712 @@
+"""The ``run`` resource: a training run submitted to an experiment.
+
+A run is identified by its *inputs*: the source snapshot, the script or
+command, the arguments, its env vars, the environment's image digest (or, in
+process mode, the interpreter and environment id) and the GPU count, hashed
+into ``input_hash``.  Plan snapshots nothing: it hashes (cheaply, with the
+workspace stat cache) and compares:
+
+* same inputs and the last run succeeded (or still runs detached) -> no-op;
+* other inputs -> replace, with the reason ("train.py changed", "arguments
+  changed", "environment image changed") from per-input digests kept in the
+  private state and the snapshot manifests kept in the workspace;
+* the last run failed / timed out / was cancelled -> replace.
+
+Apply materialises the snapshot, waits for a slot in the compute pool, runs
+attempts (``max_retries``) with a timeout, streams the output with
+``ctx.log`` and records everything under ``<artifact_root>/runs/<id>/``.
+A run that did not succeed is returned with an error, so the engine records
+it tainted and the next apply runs it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+
+from engine.diagnostics import Diagnostics
+from engine.values import UNKNOWN, Unknown, contains_unknown
+from providers.base import (
+    DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
+    ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
+)
+from providers.run.records import TERMINAL, RunPaths, new_run_id, now_iso, parse_iso, read_record, write_record
+
+__all__ = ["RunProvider", "parse_duration"]
+
+COMPUTED = ("id", "status", "exit_code", "started_at", "ended_at", "duration_seconds", "attempts", "metrics",
+            "input_hash", "snapshot_hash", "log_path", "outputs_path", "container_id")
+#: computed attributes known at plan time (so the engine can show them)
+PLAN_KNOWN = ("input_hash", "snapshot_hash")
+#: configuration that does not change what a run computes: an edit is an in-place update
+NON_IDENTITY = ("experiment", "compute", "timeout", "max_retries", "wait", "snapshot_size_limit_mb",
+                "delete_artifacts_on_destroy", "source_directory")
+
+_DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(text: str) -> float:
+    """ "2h", "30s", "1h30m", "500ms" -> seconds.  ValueError on anything else."""
+    text = (text or "").strip()
+    parts = _DUR.findall(text)
+    if not text or "".join(a + b for a, b in parts) != text:
+        raise ValueError(f'invalid duration "{text}": use a number with a unit, like 30s, 5m, 2h or 1h30m')
+    return sum(float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
+
+
+def _argstr(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True)
+    return str(v)
+
+
+def _digest(v) -> str:
+    return hashlib.sha256(json.dumps(v, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _input_hash(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class _Inputs:
+    """What plan resolved for one run: lookups, snapshot, identity parts."""
+
+    def __init__(self) -> None:
+        self.workspace: dict | None = None
+        self.environment: dict | None = None
+        self.compute: dict | None = None
+        self.artifact_root: str | None = None
+        self.snapshot = None
+        self.parts: dict = {}
+        self.unknown = False
+
+
+class RunProvider(Provider):
+    type_name = "run"
+
+    _SCHEMA = ResourceSchema(
+        block=BlockSchema(
+            attributes={
+                "workspace": Attribute(type="string", required=True, force_new=True, description="The workspace id (artifacts, snapshots)."),
+                "experiment": Attribute(type="string", optional=True, default="default", description="Experiment the run belongs to (grouping in `trainform runs`)."),
+                "source_directory": Attribute(type="string", required=True, description="Directory snapshotted for the run (relative to the configuration)."),
+                "script": Attribute(type="string", optional=True, conflicts_with=("command",), description="Python script in source_directory, run with the environment's interpreter."),
+                "command": Attribute(type="list(string)", optional=True, conflicts_with=("script",), description="Command to run instead of a script."),
+                "arguments": Attribute(type="any", optional=True, description="Arguments appended to the script/command (converted to strings)."),
+                "environment": Attribute(type="string", optional=True, description="Environment id; without one the run uses the host's Python."),
+                "compute": Attribute(type="string", optional=True, description="Compute id; without one runs go to an unlimited CPU-only local pool."),
+                "env_vars": Attribute(type="map(string)", optional=True, description="Extra environment variables for the run."),
+                "gpus": Attribute(type="number", optional=True, default=0, description="GPUs the run needs from its compute."),
+                "timeout": Attribute(type="string", optional=True, description='Kill an attempt after this long ("2h", "30s").'),
+                "max_retries": Attribute(type="number", optional=True, default=0, description="Re-run a failed attempt up to this many times."),
+                "wait": Attribute(type="bool", optional=True, default=True, description="Wait for the run to finish (false: return once started; refresh collects the result)."),
+                "snapshot_size_limit_mb": Attribute(type="number", optional=True, default=300, description="Refuse snapshots larger than this."),
+                "delete_artifacts_on_destroy": Attribute(type="bool", optional=True, default=False, description="Delete logs and outputs on destroy."),
+                "id": Attribute(type="string", computed=True, description="The run id."),
+                "status": Attribute(type="string", computed=True, description="queued, running, succeeded, failed, timed_out or cancelled."),
+                "exit_code": Attribute(type="number", computed=True),
+                "started_at": Attribute(type="string", computed=True),
+                "ended_at": Attribute(type="string", computed=True),
+                "duration_seconds": Attribute(type="number", computed=True),
+                "attempts": Attribute(type="number", computed=True),
+                "metrics": Attribute(type="any", computed=True, description="Last value of each metric the script logged."),
+                "input_hash": Attribute(type="string", computed=True, description="Hash of everything that decides the result."),
+                "snapshot_hash": Attribute(type="string", computed=True),
+                "log_path": Attribute(type="string", computed=True, description="Log of the last attempt."),
+                "outputs_path": Attribute(type="string", computed=True, description="Where ./outputs of the run was kept."),
+                "container_id": Attribute(type="string", computed=True),
+            },
+            description="A training run: a script executed in an environment on a compute, with logs and metrics.",
+        )
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._active: dict[str, tuple[object, object]] = {}  # run id -> (executor, handle)
+        self._active_lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._executors: dict[str, object] = {}
+
+    def schema(self) -> ResourceSchema:
+        return self._SCHEMA
+
+    # ------------------------------------------------------------ validate
+    def validate(self, req: ValidateRequest) -> ValidateResponse:
+        d = Diagnostics()
+        c = req.config
+        script, command = c.get("script"), c.get("command")
+        if script is None and command is None:
+            d.error("Missing script or command", 'A run needs either script = "train.py" or command = ["sh", "run.sh"].')
+        if script is not None and command is not None and not isinstance(script, Unknown) and not isinstance(command, Unknown):
+            d.error("Conflicting arguments", '"script" and "command" cannot both be set: choose one.')
+        if isinstance(command, list) and not command:
+            d.error("Invalid command", "command must not be empty.")
+        t = c.get("timeout")
+        if isinstance(t, str):
+            try:
+                if parse_duration(t) <= 0:
+                    raise ValueError(f'timeout "{t}" must be positive')
+            except ValueError as e:
+                d.error("Invalid timeout", str(e) + ".")
+        for name, minimum in (("gpus", 0), ("max_retries", 0), ("snapshot_size_limit_mb", 0.001)):
+            v = c.get(name)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                if v < minimum or (name != "snapshot_size_limit_mb" and int(v) != v):
+                    d.error(f"Invalid {name}", f"{name} must be a whole number of at least {minimum}, not {v}." if name != "snapshot_size_limit_mb" else f"{name} must be positive.")
+        a = c.get("arguments")
+        if a is not None and not isinstance(a, (list, Unknown)):
+            d.error("Invalid arguments", "arguments must be a list, like [\"--epochs\", 3].")
+        return ValidateResponse(d)
+
+    # ------------------------------------------------------------ lookups
+    def _lookup(self, id_value, kind: str, d: Diagnostics, required: bool = True) -> dict | None | Unknown:
+        if id_value is None:
+            return None
+        if isinstance(id_value, Unknown):
+            return UNKNOWN
+        found = self.ctx.lookup(id_value)
+        if found is None:
+            if required:
+                d.error(f"Unknown {kind}", f'No {kind} with id "{id_value}" exists in this configuration or state. Refer to it as {kind}.NAME.id.')
+            return None
+        t, attrs = found
+        if t != kind:
+            d.error(f"Not a {kind}", f'"{id_value}" is the id of a {t}, but {kind} expects a {kind} id.')
+            return None
+        return attrs
+
+    def _artifact_root(self, ws) -> str | None | Unknown:
+        if not isinstance(ws, dict):
+            return ws if isinstance(ws, Unknown) else None
+        root = ws.get("artifact_root")
+        if isinstance(root, Unknown):
+            return root
+        if not root:
+            wid = ws.get("id")
+            if not isinstance(wid, str):
+                return UNKNOWN
+            root = os.path.join(self.ctx.data_dir, "workspaces", wid)
+        if not os.path.isabs(root):
+            root = os.path.join(self.ctx.working_dir, root)
+        return root
+
+    @staticmethod
+    def _docker_mode(env: dict | None) -> bool:
+        return isinstance(env, dict) and isinstance(env.get("docker"), dict)
+
+    def _resolve(self, cfg: dict, d: Diagnostics) -> _Inputs:
+        from providers.run.snapshot import SnapshotError, scan
+
+        r = _Inputs()
+        r.workspace = self._lookup(cfg.get("workspace"), "workspace", d)
+        r.environment = self._lookup(cfg.get("environment"), "environment", d)
+        r.compute = self._lookup(cfg.get("compute"), "compute", d)
+        if d.has_errors:
+            return r
+        r.artifact_root = self._artifact_root(r.workspace)
+        cache_dir = os.path.join(r.artifact_root, "cache") if isinstance(r.artifact_root, str) else None
+        src = cfg.get("source_directory")
+        if isinstance(src, Unknown):
+            r.unknown = True
+        else:
+            src_abs = src if os.path.isabs(src) else os.path.join(self.ctx.working_dir, src)
+            try:
+                r.snapshot = scan(src_abs, cache_dir)
+            except SnapshotError as e:
+                d.error("Cannot snapshot source_directory", str(e) + ".")
+                return r
+            limit = cfg.get("snapshot_size_limit_mb")
+            if isinstance(limit, (int, float)) and r.snapshot.total_size > limit * 1024 * 1024:
+                big = "\n".join(f"  {_mb(size):>10}  {p}" for p, size in r.snapshot.largest(5))
+                ign = r.snapshot.ignore_origin or ".trainformignore"
+                d.error("Snapshot too large",
+                        f"The source directory {src} holds {_mb(r.snapshot.total_size)} of files, more than snapshot_size_limit_mb = {limit:g}. "
+                        f"The largest files:\n{big}\n\nList data sets, checkpoints and other large files in {ign} (gitignore syntax), "
+                        f"or raise snapshot_size_limit_mb.")
+                return r
+        # identity parts
+        env = r.environment
+        if isinstance(env, Unknown):
+            env_part = UNKNOWN
+        elif self._docker_mode(env):
+            digest = env.get("image_digest")
+            env_part = UNKNOWN if isinstance(digest, Unknown) or (digest is None and isinstance(env.get("image"), Unknown)) else {
+                "image": digest or env.get("image"), "env_vars": env.get("env_vars"), "interpreter": _interp(env)}
+        else:
+            env_part = {"process": _interp(env) or "host-python", "environment": (env or {}).get("id"), "env_vars": (env or {}).get("env_vars")}
+        if isinstance(r.compute, dict):
+            self._check_compute(cfg, r.compute, d)
+        args = cfg.get("arguments")
+        r.parts = {
+            "snapshot": r.snapshot.hash if r.snapshot is not None else UNKNOWN,
+            "command": cfg.get("command") if cfg.get("command") is not None else {"script": cfg.get("script")},
+            "arguments": [_argstr(a) for a in args] if isinstance(args, list) else ([] if args is None else UNKNOWN),
+            "env_vars": cfg.get("env_vars") or {},
+            "environment": env_part,
+            "gpus": cfg.get("gpus"),
+        }
+        r.unknown = r.unknown or any(contains_unknown(v) for v in r.parts.values())
+        return r
+
+    def _check_compute(self, cfg: dict, compute: dict, d: Diagnostics) -> None:
+        if compute.get("type") == "ray":
+            import importlib.util
+
+            if importlib.util.find_spec("providers.run.executor_ray") is None:
+                d.error("Ray runs are not available yet", "This trainform build cannot execute runs on a ray compute (providers/run/executor_ray.py is missing).")
+            return
+        g = cfg.get("gpus")
+        have = compute.get("gpu_indexes")
+        if isinstance(g, (int, float)) and g and isinstance(have, list) and g > len(have):
+            d.error("Not enough GPUs in the compute pool",
+                    f"The run asks for gpus = {g:g}, but its compute has {len(have)} GPU(s)" + (f" (indexes {', '.join(str(i) for i in have)})." if have else " (none detected: it is a CPU-only pool).")
+                    + " Lower gpus or use a compute with more GPUs.")
+
+    # ------------------------------------------------------------ plan
+    def plan(self, req: PlanRequest) -> PlanResponse:
+        if req.config is None:
+            return PlanResponse(planned_state=None)
+        d = Diagnostics()
+        cfg = req.config
+        r = self._resolve(cfg, d)
+        if d.has_errors:
+            return PlanResponse(None, diagnostics=d)
+        input_hash = UNKNOWN if r.unknown else _input_hash(r.parts)
+        digests = {k: (None if contains_unknown(v) else _digest(v)) for k, v in r.parts.items()}
+        private = {"inputs": digests}
+        planned = self._config_part(cfg)
+        prior = req.prior_state
+        if prior is None:
+            for k in COMPUTED:
+                planned[k] = UNKNOWN
+            planned["input_hash"] = input_hash
+            planned["snapshot_hash"] = r.parts["snapshot"]
+            return PlanResponse(planned_state=planned, private=private, diagnostics=d)
+        replace, reasons = [], []
+        if prior.get("workspace") != cfg.get("workspace"):
+            replace.append(("workspace",))
+            reasons.append("workspace changed")
+        if isinstance(input_hash, Unknown) or input_hash != prior.get("input_hash"):
+            replace.append(("input_hash",))
+            reasons += self._why(r, req.prior_private or {}, prior)
+        status = prior.get("status")
+        if status in ("failed", "timed_out", "cancelled") and not replace:
+            replace.append(("status",))
+            reasons.append(f"the last run {status.replace('_', ' ')}")
+        for k in COMPUTED:
+            planned[k] = prior.get(k)
+        if replace:
+            for k in COMPUTED:
+                planned[k] = UNKNOWN
+            planned["input_hash"] = input_hash
+            planned["snapshot_hash"] = r.parts["snapshot"]
+        else:
+            private = dict(req.prior_private or {}, inputs=digests)
+        return PlanResponse(planned_state=planned, requires_replace=replace, reason=", ".join(dict.fromkeys(reasons)) or None,
+                            private=private, diagnostics=d)
+
+    def _config_part(self, cfg: dict) -> dict:
+        out = {k: cfg.get(k) for k, a in self._SCHEMA.block.attributes.items() if not a.read_only}
+        if isinstance(out.get("arguments"), list):
+            out["arguments"] = [_argstr(a) for a in out["arguments"]]
+        return out
+
+    def _why(self, r: _Inputs, prior_private: dict, prior: dict) -> list[str]:
+        """Human reasons for a changed input_hash."""
+        from providers.run.snapshot import diff_manifests, load_manifest
+
+        old = prior_private.get("inputs") or {}
+        out: list[str] = []
+        names = {"command": "script" if prior.get("script") is not None else "command", "arguments": "arguments", "env_vars": "env_vars",
+                 "environment": "environment image" if self._docker_mode(r.environment) else "environment", "gpus": "gpus"}
+        for key in ("snapshot", "command", "arguments", "env_vars", "environment", "gpus"):
+            v = r.parts.get(key)
+            if contains_unknown(v):
+                out.append(f"{names.get(key, 'source')} may change (known after apply)" if key != "snapshot" else "source directory known after apply")
+                continue
+            if key == "snapshot":
+                if v == prior.get("snapshot_hash"):
+                    continue
+                m_old = load_manifest(os.path.join(r.artifact_root, "snapshots"), prior.get("snapshot_hash") or "") if isinstance(r.artifact_root, str) else None
+                if m_old is not None and r.snapshot is not None:
+                    changes = diff_manifests(m_old, r.snapshot.manifest())
+                    if changes:
+                        out.append(", ".join(changes[:3]) + (f" and {len(changes) - 3} more" if len(changes) > 3 else ""))
+                        continue
+                out.append("source files changed")
+                continue
+            if key in old and old[key] != _digest(v):
+                out.append(f"{names[key]} changed")
+        if not out:
+            out.append("run inputs changed")
+        return out
+
+    # ------------------------------------------------------------ apply
+    def apply(self, req: ApplyRequest) -> ApplyResponse:
+        if req.action == DELETE:
+            return self._destroy(req)
+        if req.prior_state is not None:
+            # in-place update: only settings that do not change the result
+            return ApplyResponse(new_state=dict(req.planned_state), private=req.private)
+        return self._create(req)
+
+    def _executor(self, docker: bool):
+        key = "docker" if docker else "process"
+        if key not in self._executors:
+            if docker:
+                from providers.run.executor_docker import DockerExecutor
+
+                self._executors[key] = DockerExecutor()
+            else:
+                from providers.run.executor_process import ProcessExecutor
+
+                self._executors[key] = ProcessExecutor()
+        return self._executors[key]
+
+    def _create(self, req: ApplyRequest) -> ApplyResponse:
+        from providers.compute.pool import PoolError, get_pool
+        from providers.compute.provider import pool_settings
+        from providers.run.execution import AttemptSpec, run_attempt
+        from providers.run.metrics import read_last_values
+        from providers.run.snapshot import SnapshotError, materialize
+
+        d = Diagnostics()
+        cfg = req.config
+        addr = req.address
+        r = self._resolve(cfg, d)
+        if d.has_errors:
+            return ApplyResponse(None, diagnostics=d)
+        if r.unknown or not isinstance(r.artifact_root, str):
+            d.error("Run inputs unknown at apply", "Some inputs of the run (workspace, environment image or source) are still unknown; this is a bug.")
+            return ApplyResponse(None, diagnostics=d)
+        try:
+            snap_dir = materialize(r.snapshot, os.path.join(r.artifact_root, "snapshots"))
+        except (SnapshotError, OSError) as e:
+            d.error("Cannot snapshot source_directory", f"{e}.")
+            return ApplyResponse(None, diagnostics=d)
+        planned = req.planned_state
+        state = self._config_part(cfg)
+        state["input_hash"] = _input_hash(r.parts)
+        state["snapshot_hash"] = r.snapshot.hash
+        run_id = new_run_id(cfg.get("experiment"), addr)
+        paths = RunPaths(r.artifact_root, run_id)
+        paths.create()
+        docker = self._docker_mode(r.environment)
+        state.update(id=run_id, status="queued", exit_code=None, started_at=None, ended_at=None, duration_seconds=None,
+                     attempts=0, metrics={}, log_path=paths.log(1), outputs_path=paths.outputs, container_id=None)
+        private = {"inputs": {k: _digest(v) for k, v in r.parts.items()}, "run_dir": paths.root, "mode": "docker" if docker else "process"}
+        record = {"run_id": run_id, "address": addr, "experiment": cfg.get("experiment"), "mode": private["mode"], "status": "queued",
+                  "created_at": now_iso(), "attempts": []}
+        write_record(paths.record, record)
+        try:
+            executor = self._executor(docker)
+        except Exception as e:  # noqa: BLE001 - DockerUnavailable and friends
+            d.error("Docker is not available", f"The run's environment is a Docker image, but {e}. Start the Docker daemon (scripts/setup-system.sh does) and try again.")
+            shutil.rmtree(paths.root, ignore_errors=True)
+            return ApplyResponse(None, diagnostics=d)
+        spec = AttemptSpec(run_id=run_id, address=addr, argv=self._argv(cfg, r), env=self._env(cfg, r, run_id, docker, paths),
+                           snapshot_dir=snap_dir, paths=paths, image=self._image(r.environment) if docker else None,
+                           registry_auth=self._auth(r.workspace, r.environment) if docker else None)
+        # the pool: queue while full
+        if isinstance(r.compute, dict):
+            pool = get_pool(r.compute["id"], *pool_settings(r.compute))
+        else:
+            pool = get_pool("__default__", max(1, self.ctx.parallelism), [])
+        gpus = int(cfg.get("gpus") or 0)
+
+        def on_wait():
+            self.ctx.progress(addr, f"Queued: waiting for a free slot on the compute (max {pool.max_concurrent} concurrent run(s))...")
+
+        abort_queue = lambda: self.ctx.stopping.is_set() or self.ctx.cancelled.is_set() or self._cancel.is_set()  # noqa: E731
+        try:
+            lease = pool.acquire(gpus, abort=abort_queue, on_wait=on_wait)
+        except PoolError as e:
+            d.error("Not enough GPUs in the compute pool", str(e) + ".")
+            shutil.rmtree(paths.root, ignore_errors=True)
+            return ApplyResponse(None, diagnostics=d)
+        if lease is None:
+            d.error("Run not started", "trainform was interrupted while the run waited for a free slot; it was not started and will be planned again.")
+            shutil.rmtree(paths.root, ignore_errors=True)
+            return ApplyResponse(None, diagnostics=d)
+        spec.gpus = lease.gpus
+        if gpus:
+            spec.env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, lease.gpus))
+        elif not docker:
+            spec.env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU run must not grab GPUs leased to others
+        timeout_s = parse_duration(cfg["timeout"]) if cfg.get("timeout") else None
+        if cfg.get("wait") is False:
+            return self._start_detached(executor, spec, state, record, private, lease, paths, d)
+        try:
+            return self._run_attempts(executor, spec, state, record, private, paths, timeout_s, int(cfg.get("max_retries") or 0), d)
+        finally:
+            lease.release()
+
+    def _run_attempts(self, executor, spec, state, record, private, paths, timeout_s, max_retries, d) -> ApplyResponse:
+        from providers.run.execution import run_attempt
+        from providers.run.metrics import read_last_values
+
+        addr = spec.address
+        warned = [False]
+
+        def abort():
+            if self.ctx.stopping.is_set() and not warned[0]:
+                warned[0] = True
+                self.ctx.log(addr, "[trainform] interrupt received: the run continues; press Ctrl-C again to cancel it")
+            return self.ctx.cancelled.is_set() or self._cancel.is_set()
+
+        first_start = None
+        result = None
+        for attempt in range(1, max_retries + 2):
+            if abort():
+                break
+            spec.attempt = attempt
+            state["log_path"] = paths.log(attempt)
+            started = time.time()
+            first_start = first_start or started
+            try:
+                handle = executor.start(spec)
+            except Exception as e:  # noqa: BLE001 - image missing, daemon error...
+                d.error("Run failed to start", f"Attempt {attempt} of {addr} could not start: {e}")
+                state.update(status="failed", attempts=attempt, started_at=now_iso(first_start), ended_at=now_iso(), duration_seconds=round(time.time() - first_start, 3))
+                record.update(status="failed", error=str(e))
+                write_record(paths.record, record)
+                return ApplyResponse(new_state=state, private=private, diagnostics=d)
+            with self._active_lock:
+                self._active[spec.run_id] = (executor, handle)
+            state.update(status="running", attempts=attempt, started_at=now_iso(first_start), container_id=handle.ident if executor.mode == "docker" else None)
+            record.update(status="running", started_at=state["started_at"], log_path=state["log_path"])
+            record["attempts"].append({"attempt": attempt, "ident": handle.ident, "started_at": now_iso(started)})
+            write_record(paths.record, record)
+            if attempt > 1:
+                self.ctx.progress(addr, f"Retrying: attempt {attempt} of {max_retries + 1}...")
+            try:
+                result = run_attempt(handle, spec, lambda line: self.ctx.log(addr, line), timeout_s, abort, started)
+            finally:
+                with self._active_lock:
+                    self._active.pop(spec.run_id, None)
+                handle.cleanup()
+            record["attempts"][-1].update(ended_at=now_iso(result.ended), exit_code=result.exit_code, status=result.status)
+            if result.status != "failed":
+                break
+        ended = result.ended if result else time.time()
+        status = result.status if result else "cancelled"
+        state.update(status=status, exit_code=result.exit_code if result else None, ended_at=now_iso(ended),
+                     duration_seconds=round(ended - (first_start or ended), 3), metrics=read_last_values(paths.metrics),
+                     started_at=now_iso(first_start or ended))
+        record.update(status=status, exit_code=state["exit_code"], ended_at=state["ended_at"], metrics=state["metrics"])
+        write_record(paths.record, record)
+        if status != "succeeded":
+            d.error(f"Run {status.replace('_', ' ')}", _failure_detail(addr, status, state, timeout_s))
+        return ApplyResponse(new_state=state, private=private, diagnostics=d)
+
+    def _start_detached(self, executor, spec, state, record, private, lease, paths, d) -> ApplyResponse:
+        spec.attempt = 1
+        started = time.time()
+        try:
+            ident = executor.start_detached(spec)
+        except Exception as e:  # noqa: BLE001
+            lease.release()
+            d.error("Run failed to start", f"{spec.address} could not start: {e}")
+            state.update(status="failed", attempts=1, started_at=now_iso(started), ended_at=now_iso(), duration_seconds=0)
+            return ApplyResponse(new_state=state, private=private, diagnostics=d)
+        state.update(status="running", attempts=1, started_at=now_iso(started), container_id=ident if executor.mode == "docker" else None)
+        private["ident"] = ident
+        record.update(status="running", started_at=state["started_at"], log_path=state["log_path"], ident=ident)
+        record["attempts"].append({"attempt": 1, "ident": ident, "started_at": state["started_at"]})
+        write_record(paths.record, record)
+        self.ctx.progress(spec.address, f"Started detached ({'container ' + ident[:12] if executor.mode == 'docker' else 'pid ' + ident}); `trainform refresh`/`plan` collects the result")
+        threading.Thread(target=self._release_when_done, args=(executor, ident, paths, lease), daemon=True).start()
+        return ApplyResponse(new_state=state, private=private, diagnostics=d)
+
+    def _release_when_done(self, executor, ident, paths, lease) -> None:
+        try:
+            while True:
+                kind = self._inspect(executor, ident, paths)[0]
+                if kind != "running" or self._cancel.is_set():
+                    return
+                time.sleep(0.5)
+        except Exception:  # noqa: BLE001
+            return
+        finally:
+            lease.release()
+
+    def _inspect(self, executor, ident, paths):
+        if executor.mode == "docker":
+            return executor.inspect(ident)
+        from providers.run.executor_process import inspect_detached
+
+        kind, code = inspect_detached(ident, paths.exit_file)
+        return kind, code, None
+
+    # ------------------------------------------------------------ spec pieces
+    def _argv(self, cfg: dict, r: _Inputs) -> list[str]:
+        args = [_argstr(a) for a in (cfg.get("arguments") or [])]
+        if cfg.get("command") is not None:
+            return [str(x) for x in cfg["command"]] + args
+        interp = _interp(r.environment)
+        if not interp:
+            interp = "python3" if self._docker_mode(r.environment) else sys.executable
+        return [interp, cfg["script"], *args]
+
+    def _env(self, cfg: dict, r: _Inputs, run_id: str, docker: bool, paths: RunPaths) -> dict:
+        env: dict[str, str] = {}
+        if not docker:
+            # the host's environment, minus trainform's own inputs (they may hold secrets)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINFORM_VAR_", "TF_VAR_", "TRAINFORM_"))}
+        for src in ((r.environment or {}).get("env_vars") if isinstance(r.environment, dict) else None, cfg.get("env_vars")):
+            if isinstance(src, dict):
+                env.update({str(k): str(v) for k, v in src.items() if v is not None and not isinstance(v, Unknown)})
+        env.update({
+            "PYTHONUNBUFFERED": "1",
+            "TRAINFORM_RUN_ID": run_id,
+            "TRAINFORM_EXPERIMENT": str(cfg.get("experiment") or "default"),
+            "TRAINFORM_METRICS_FILE": "/trainform/metrics.jsonl" if docker else paths.metrics,
+            "TRAINFORM_OUTPUTS_DIR": ("/workspace/snapshot/outputs" if docker else paths.outputs),
+        })
+        return env
+
+    @staticmethod
+    def _image(env: dict) -> str:
+        for k in ("image", "image_name", "image_digest"):
+            v = env.get(k)
+            if isinstance(v, str) and v:
+                return v
+        docker = env.get("docker") or {}
+        return docker.get("base_image")
+
+    @staticmethod
+    def _auth(ws, env) -> dict | None:
+        reg = (ws or {}).get("registry") if isinstance(ws, dict) else None
+        if isinstance(reg, list):
+            reg = reg[0] if reg else None
+        if isinstance(reg, dict) and reg.get("username") and isinstance(reg.get("password"), str):
+            return {"username": reg["username"], "password": reg["password"]}
+        return None
+
+    # ------------------------------------------------------------ read
+    def read(self, req: ReadRequest) -> ReadResponse:
+        from providers.run.metrics import read_last_values
+
+        st = req.state
+        run_dir = (req.private or {}).get("run_dir") or (os.path.dirname(st["outputs_path"]) if st.get("outputs_path") else None)
+        if not run_dir:
+            return ReadResponse(new_state=st, private=req.private)
+        paths = RunPaths.from_dir(run_dir)
+        record = read_record(paths.record)
+        if record is None:
+            return ReadResponse(new_state=None)  # the run's record was removed: gone
+        if st.get("status") not in ("running", "queued"):
+            return ReadResponse(new_state=st, private=req.private)
+        ident = (req.private or {}).get("ident") or record.get("ident") or st.get("container_id")
+        mode = (req.private or {}).get("mode") or record.get("mode")
+        if not ident:
+            return ReadResponse(new_state=st, private=req.private)
+        d = Diagnostics()
+        try:
+            executor = self._executor(mode == "docker")
+        except Exception as e:  # noqa: BLE001
+            d.warning("Cannot check the run", f"{req.address} is running in Docker, but {e}.")
+            return ReadResponse(new_state=st, private=req.private, diagnostics=d)
+        kind, code, logs = self._inspect(executor, ident, paths)
+        new = dict(st)
+        if kind == "running":
+            timeout = st.get("timeout")
+            started = parse_iso(st.get("started_at"))
+            if timeout and started and time.time() - started > parse_duration(timeout):
+                executor.kill_detached(ident)
+                kind, code = "timed_out", None
+            else:
+                return ReadResponse(new_state=st, private=req.private)
+        if logs is not None:
+            with open(paths.log(1), "w", encoding="utf-8") as f:
+                f.write(logs)
+        if kind == "exited":
+            status = "succeeded" if code == 0 else "failed"
+        elif kind == "lost":
+            status = "failed"
+        else:
+            status = kind
+        ended = time.time()
+        if mode == "docker" and kind in ("exited", "timed_out"):
+            executor.remove(ident)
+        started = parse_iso(st.get("started_at")) or ended
+        new.update(status=status, exit_code=code, ended_at=now_iso(ended), duration_seconds=round(ended - started, 3),
+                   metrics=read_last_values(paths.metrics))
+        record.update(status=status, exit_code=code, ended_at=new["ended_at"], metrics=new["metrics"])
+        write_record(paths.record, record)
+        return ReadResponse(new_state=new, private=req.private)
+
+    # ------------------------------------------------------------ destroy / cancel
+    def _destroy(self, req: ApplyRequest) -> ApplyResponse:
+        st = req.prior_state or {}
+        run_dir = (req.private or {}).get("run_dir") or (os.path.dirname(st["outputs_path"]) if st.get("outputs_path") else None)
+        if not run_dir:
+            return ApplyResponse(new_state=None)
+        paths = RunPaths.from_dir(run_dir)
+        record = read_record(paths.record) or {}
+        mode = (req.private or {}).get("mode") or record.get("mode")
+        ident = (req.private or {}).get("ident") or record.get("ident") or st.get("container_id")
+        if ident and (st.get("status") == "running" or record.get("status") == "running"):
+            try:
+                ex = self._executor(mode == "docker")
+                ex.kill_detached(ident)
+                if mode == "docker":
+                    ex.remove(ident)
+            except Exception:  # noqa: BLE001 - nothing left to stop
+                pass
+        delete_all = st.get("delete_artifacts_on_destroy")
+        if delete_all:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            try:
+                os.remove(paths.record)
+            except FileNotFoundError:
+                pass
+        return ApplyResponse(new_state=None)
+
+    def cancel(self) -> None:
+        """Second Ctrl-C: kill every attempt in flight (they are recorded as cancelled)."""
+        self._cancel.set()
+        with self._active_lock:
+            active = list(self._active.values())
+        for _, handle in active:
+            try:
+                handle.kill()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _interp(env) -> str | None:
+    if not isinstance(env, dict):
+        return None
+    py = env.get("python")
+    if isinstance(py, list):
+        py = py[0] if py else None
+    if isinstance(py, dict) and isinstance(py.get("interpreter"), str) and py.get("interpreter"):
+        return py["interpreter"]
+    return None
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _failure_detail(addr: str, status: str, state: dict, timeout_s) -> str:
+    log = state.get("log_path")
+    if status == "failed":
+        head = f"{addr} exited with status {state.get('exit_code')} after {state.get('attempts')} attempt(s)."
+    elif status == "timed_out":
+        head = f"{addr} ran longer than its timeout ({timeout_s:g}s) and was stopped."
+    else:
+        head = f"{addr} was cancelled."
+    return f"{head} The log is at {log} (trainform logs {addr}). The run is recorded as tainted and will run again on the next apply."

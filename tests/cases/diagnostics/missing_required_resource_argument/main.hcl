@@ -1,0 +1,4 @@
+compute "gpu-cluster" {
+  type      = "local"
+  max_nodes = 4
+}

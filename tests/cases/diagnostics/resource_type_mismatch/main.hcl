@@ -1,0 +1,4 @@
+compute "gpu-cluster" {
+  workspace = "ws"
+  max_nodes = "four"
+}
