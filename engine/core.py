@@ -205,8 +205,9 @@ class Session:
                             g.add_edge(dep, node)
         cycle = find_cycle(g)
         if cycle:
-            names = ", ".join(node_label(n) for n in cycle)
-            d.error("Cycle: " + names, "The configuration contains a dependency cycle: " + " -> ".join(node_label(n) for n in cycle + [cycle[0]]) + ". Break the cycle by removing one of the references.")
+            refers = list(reversed(cycle))  # graph edges point dependency -> dependent
+            names = ", ".join(node_label(n) for n in refers)
+            d.error("Cycle: " + names, "The configuration contains a dependency cycle (each refers to the next): " + " -> ".join(node_label(n) for n in refers + [refers[0]]) + ". Break the cycle by removing one of the references.")
         self.graph = g
         return d
 

@@ -188,6 +188,17 @@ def materialize(snap: Snapshot, snapshots_dir: str) -> str:
     raises SnapshotError rather than silently running other code than planned.
     """
     dest = os.path.join(snapshots_dir, snap.hash)
+    with _guard:
+        lock = _locks.setdefault(dest, threading.Lock())
+    with lock:  # runs sharing a snapshot in one apply copy it once
+        return _materialize(snap, snapshots_dir, dest)
+
+
+_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def _materialize(snap: Snapshot, snapshots_dir: str, dest: str) -> str:
     if os.path.isdir(dest):
         return dest
     os.makedirs(snapshots_dir, exist_ok=True)
@@ -213,9 +224,10 @@ def materialize(snap: Snapshot, snapshots_dir: str) -> str:
                 raise SnapshotError(f"{rel} changed while the snapshot was being taken; run the command again")
             os.chmod(dst, f.mode)
         os.makedirs(os.path.join(tmp, "outputs"), exist_ok=True)  # mount point for the outputs folder
-        with open(os.path.join(snapshots_dir, snap.hash + ".json.tmp"), "w") as mf:
+        mtmp = tmp + ".json"
+        with open(mtmp, "w") as mf:
             json.dump({"version": 1, "hash": snap.hash, "files": snap.manifest()}, mf)
-        os.replace(os.path.join(snapshots_dir, snap.hash + ".json.tmp"), os.path.join(snapshots_dir, snap.hash + ".json"))
+        os.replace(mtmp, os.path.join(snapshots_dir, snap.hash + ".json"))
         try:
             os.rename(tmp, dest)
         except OSError:

@@ -303,9 +303,9 @@ def _fake_smi(tmp_path, n: int) -> str:
 
 
 def test_gpu_request_larger_than_pool_fails_at_plan(tmp_path):
-    wd = make_wd(tmp_path, {"main.hcl": config("process", run_block(extra="  gpus = 3\n")), "src/run.sh": "true\n"},
-                 extra_env={"PATH": _fake_smi(tmp_path, 2)})
-    wd.apply("-target=compute.local")
+    wd = make_wd(tmp_path, {"main.hcl": config("process", ""), "src/run.sh": "true\n"}, extra_env={"PATH": _fake_smi(tmp_path, 2)})
+    wd.apply()
+    wd.write("main.hcl", config("process", run_block(extra="  gpus = 3\n")))
     p = wd.plan()
     assert p.code == 1
     assert "Not enough GPUs in the compute pool" in p.err and "gpus = 3" in p.err and "2 GPU(s)" in p.err
