@@ -471,6 +471,26 @@ class Session:
             out |= {a for a in self.graph.ancestors(n) if a[0] == RES}
         return out
 
+    def _instance_filtered(self, block_address: str) -> bool:
+        """Only some instances of this block are targeted (value.x[0], not value.x)?
+
+        Blocks reached as dependencies of a target are planned whole."""
+        if not self.options.targets:
+            return False
+        direct = [t for t in self.options.targets if t.startswith(block_address + "[")]
+        whole = any(t == block_address or block_address.startswith(t + ".") for t in self.options.targets)
+        return bool(direct) and not whole and not self._is_dependency_of_target(block_address)
+
+    def _is_dependency_of_target(self, block_address: str) -> bool:
+        deps = getattr(self, "_target_deps", None)
+        if deps is None:
+            deps = set()
+            for node in self.graph.nodes:
+                if node[0] == RES and any(self._matches_target(node_label(node)) or t.startswith(node_label(node) + "[") for t in self.options.targets):
+                    deps |= {node_label(a) for a in self.graph.ancestors(node) if a[0] == RES}
+            self._target_deps = deps
+        return block_address in deps
+
     def _matches_target(self, address: str) -> bool:
         for t in self.options.targets:
             if address == t or address.startswith(t + "[") or address.startswith(t + "."):
@@ -534,7 +554,7 @@ class Session:
         for index_key, binding in instances:
             seen.add(index_key)
             address = instance_address(prefix, key, index_key)
-            if self.options.targets and not self._matches_target(address) and not any(t == block_address for t in self.options.targets):
+            if self._instance_filtered(block_address) and not self._matches_target(address):
                 # untargeted sibling instance
                 inst = prior_insts.get(index_key)
                 if inst is not None:

@@ -98,6 +98,8 @@ def run_attempt(handle: Handle, spec: AttemptSpec, on_line: Callable[[str], None
     while True:
         code = handle.poll()
         if code is not None:
+            if code != 0 and abort():  # killed by a cancel() from another thread
+                status = "cancelled"
             break
         if abort():
             status = "cancelled"

@@ -36,7 +36,7 @@ from providers.base import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
     ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
 )
-from providers.run.records import TERMINAL, RunPaths, new_run_id, now_iso, parse_iso, read_record, write_record
+from providers.run.records import RunPaths, new_run_id, now_iso, parse_iso, read_record, write_record
 
 __all__ = ["RunProvider", "parse_duration"]
 
@@ -328,11 +328,16 @@ class RunProvider(Provider):
         old = prior_private.get("inputs") or {}
         out: list[str] = []
         names = {"command": "script" if prior.get("script") is not None else "command", "arguments": "arguments", "env_vars": "env_vars",
-                 "environment": "environment image" if self._docker_mode(r.environment) else "environment", "gpus": "gpus"}
+                 "environment": "environment image" if (self._docker_mode(r.environment) or prior_private.get("mode") == "docker") else "environment", "gpus": "gpus"}
         for key in ("snapshot", "command", "arguments", "env_vars", "environment", "gpus"):
             v = r.parts.get(key)
             if contains_unknown(v):
-                out.append(f"{names.get(key, 'source')} may change (known after apply)" if key != "snapshot" else "source directory known after apply")
+                if key == "environment":
+                    out.append(f"{names[key]} changed (the new one is known after apply)")
+                elif key == "snapshot":
+                    out.append("source directory known after apply")
+                else:
+                    out.append(f"{names[key]} may change (known after apply)")
                 continue
             if key == "snapshot":
                 if v == prior.get("snapshot_hash"):
@@ -376,8 +381,7 @@ class RunProvider(Provider):
     def _create(self, req: ApplyRequest) -> ApplyResponse:
         from providers.compute.pool import PoolError, get_pool
         from providers.compute.provider import pool_settings
-        from providers.run.execution import AttemptSpec, run_attempt
-        from providers.run.metrics import read_last_values
+        from providers.run.execution import AttemptSpec
         from providers.run.snapshot import SnapshotError, materialize
 
         d = Diagnostics()
@@ -394,7 +398,6 @@ class RunProvider(Provider):
         except (SnapshotError, OSError) as e:
             d.error("Cannot snapshot source_directory", f"{e}.")
             return ApplyResponse(None, diagnostics=d)
-        planned = req.planned_state
         state = self._config_part(cfg)
         state["input_hash"] = _input_hash(r.parts)
         state["snapshot_hash"] = r.snapshot.hash

@@ -207,6 +207,14 @@ def test_plan_file_apply_and_stale(wd):
     assert r.code == 1 and "Saved plan is stale" in r.err
 
 
+def test_target_plans_dependencies_and_single_instances(wd):
+    wd.write("main.hcl", 'value "a" {\n  input = "x"\n}\nvalue "b" {\n  input = value.a.id\n}\nvalue "n" {\n  count = 3\n  input = count.index\n}\n')
+    wd.apply("-target=value.b")
+    assert sorted(r["address"] for r in wd.state()["resources"]) == ["value.a", "value.b"]
+    wd.apply("-target=value.n[1]")
+    assert sorted(r["address"] for r in wd.state()["resources"]) == ["value.a", "value.b", "value.n[1]"]
+
+
 def test_target_and_refresh_only(wd):
     wd.write("main.hcl", 'value "a" {\n  input = 1\n}\nvalue "b" {\n  input = 2\n}\n')
     r = wd.apply("-target=value.a")

@@ -246,6 +246,20 @@ def test_ignore_file_and_replace_reasons(tmp_path):
     assert attrs(wd)["id"] == a["id"] and attrs(wd)["timeout"] == "1h"
 
 
+def test_environment_change_replaces_run_with_reason(tmp_path, busybox):
+    wd = make_wd(tmp_path, {"main.hcl": config("docker", run_block()), "src/run.sh": "echo hi\n"})
+    wd.apply()
+    # a different image: the (fake) environment is rebuilt, its digest known only after apply
+    wd.write("main.hcl", config("docker", run_block()).replace(BUSYBOX, BUSYBOX + "-v2"))
+    p = wd.plan()
+    assert "run.train must be replaced" in p.out and "(environment image changed" in p.out
+    # switching to process mode: the reason still names the environment
+    wd.write("main.hcl", config("process", run_block()))
+    p = wd.plan()
+    assert "run.train must be replaced" in p.out
+    assert "environment" in p.out.split("run.train must be replaced", 1)[1].splitlines()[1]
+
+
 def test_snapshot_size_limit_lists_largest_files(tmp_path):
     files = {"main.hcl": config("process", run_block(extra="  snapshot_size_limit_mb = 1\n")), "src/run.sh": "true\n"}
     wd = make_wd(tmp_path, files)
