@@ -78,9 +78,14 @@ class ProviderUnavailable(Exception):
     def __init__(self, type_name: str, spec: str, cause: BaseException) -> None:
         self.type_name, self.spec, self.cause = type_name, spec, cause
         hint = ""
-        missing = getattr(cause, "name", None)
-        if missing:
-            hint = f" The Python package {missing!r} is missing; install it (e.g. pip install 'trainform[{missing}]' for optional extras)."
+        missing = getattr(cause, "name", None) or ""
+        top = missing.split(".")[0]
+        if top in ("providers", "engine"):
+            hint = " The trainform installation is incomplete (reinstall it with pip install -e .)."
+        elif top:
+            extra = {"ray": "ray", "psycopg": "pg"}.get(top)
+            how = f"pip install 'trainform[{extra}]'" if extra else f"pip install {top}"
+            hint = f" The Python package {top!r} is not installed: {how}."
         super().__init__(f'The provider for resource type "{type_name}" ({spec}) could not be loaded: {cause}.{hint}')
 
 

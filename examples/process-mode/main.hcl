@@ -18,7 +18,7 @@ compute "local" {
 run "train" {
   workspace        = workspace.local.id
   experiment       = "digits-cnn-host"
-  source_directory = "train"
+  source_directory = "../quickstart/train"   # the same training code as the quickstart
   script           = "train.py"
   arguments        = ["--epochs", 6]
   environment      = environment.host.id
