@@ -260,7 +260,27 @@ def _render_outputs(plan: Plan, p: Painter) -> list[str]:
 
 
 def plan_json(plan: Plan) -> dict:
-    """The documented machine-readable plan (``plan -json`` / ``show -json``)."""
+    """The machine-readable plan printed by ``plan -json`` and ``show -json PLANFILE``.
+
+    Top level: ``format_version`` (1), ``trainform_version``, ``lineage`` and
+    ``serial`` of the state it was made from (null/0 for no state),
+    ``destroy``, ``refresh_only``, ``errored``, ``config_hash`` (sha256 over the
+    configuration files), ``resource_changes``, ``output_changes`` and
+    ``resource_drift`` (objects changed outside trainform: address, action
+    "update"|"delete", before, after).
+
+    Each resource change: ``address``, ``module`` ("" for root), ``type``,
+    ``name``, ``index_key``, ``dependencies``, ``tainted``, ``reasons`` (human
+    reasons, display only) joined in ``action_reason``, and ``change``:
+    ``actions`` (["no-op"], ["create"], ["update"], ["delete"],
+    ["delete", "create"] or ["create", "delete"]), ``before``/``after``
+    (attribute values; unknown and sensitive values are null there),
+    ``after_unknown`` / ``before_sensitive`` / ``after_sensitive`` (lists of
+    attribute paths, each a list of keys and indexes) and ``replace_paths``
+    (the attributes that force replacement).  Output changes: ``name``,
+    ``action``, ``before``, ``after``, ``after_unknown``, ``sensitive``
+    (values null when sensitive).
+    """
     d = plan.to_json()
     d.pop("variables", None)
     for rc in d["resource_changes"]:

@@ -1,0 +1,501 @@
+"""Ray mode: an attempt of a run is a Ray job on the run's ``type = "ray"`` compute.
+
+The job is submitted through the cluster's job server
+(``ray.job_submission.JobSubmissionClient(dashboard_url)``):
+
+* ``runtime_env.working_dir`` = the run's content-addressed snapshot
+  directory (Ray zips and uploads it as ``gcs://_ray_pkg_<content hash>.zip``,
+  so an unchanged snapshot is uploaded once per cluster);
+* ``runtime_env.py_modules`` = the launcher (:mod:`providers.run.ray_launcher`,
+  staged as the package ``trainform_ray_launcher``); the entrypoint is
+  ``python -m trainform_ray_launcher [--nproc N ...] -- <interpreter script args>``
+  with the cluster's ``python`` running the launcher;
+* ``entrypoint_num_gpus`` = the run's ``gpus`` and ``entrypoint_num_cpus`` =
+  its CPUs (default: 0 when it takes GPUs, else 1), so Ray queues jobs until
+  the cluster has room -- the cluster itself is the pool;
+* ``runtime_env.env_vars`` = the run's variables (``TRAINFORM_*`` and the
+  environment's/run's ``env_vars``; the host's own environment is not sent);
+* the environment (:func:`environment_plan`): the environment's image as
+  ``image_uri`` when the cluster can run container images, else the
+  environment's ``pip_packages`` as ``runtime_env.pip``, else the cluster's
+  own Python -- with a sentence saying which, for the plan.
+
+Logs are tailed live (``tail_job_logs``; Ray's job server flushes about once a
+second) and streamed like local runs.  Metrics come back *over the log*: the
+launcher echoes each JSON line the script appends to its
+``$TRAINFORM_METRICS_FILE`` as ``##trainform-metric## {json}``; the handle
+takes those lines out of the displayed/saved log and appends them to the run's
+own metrics file, so :func:`providers.run.metrics.read_last_values` works
+unchanged.
+
+Status mapping (Ray -> trainform): PENDING -> queued, RUNNING -> running,
+SUCCEEDED -> succeeded (exit 0), FAILED -> failed (the driver's exit code,
+1 when Ray failed it before the command ran, e.g. a runtime_env error),
+STOPPED -> cancelled (exit 143) unless trainform stopped it for its timeout
+(timed_out).  A cluster that stops answering for ``LOST_AFTER_S`` seconds
+fails the attempt with exit code 255 and a log line saying so.
+
+``instance_count = N`` (N > 1) launches N ranks in a placement group with the
+torch.distributed variables set (see the launcher's docstring); the driver
+then reserves no resources itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from providers.run.ray_launcher import MARKER
+
+__all__ = [
+    "RayJobSpec", "RayJobs", "RayHandle", "RayExecutor", "environment_plan", "job_env", "build_entrypoint",
+    "stage_launcher", "split_metric_lines", "read_metrics", "map_status", "LOST_AFTER_S",
+]
+
+#: a cluster that does not answer this long is considered gone (the attempt fails)
+LOST_AFTER_S = 8.0
+_STOPPED_CODE = 143
+_LOST_CODE = 255
+_RAY_NOISE = re.compile(r"^Running entrypoint for job \S+: python -m trainform_ray_launcher")
+
+
+# ---------------------------------------------------------------- pieces of a job
+
+def stage_launcher() -> str:
+    """A directory holding the package ``trainform_ray_launcher`` (for ``py_modules``).
+
+    Content-addressed under the temp dir, so Ray uploads it once per cluster."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ray_launcher.py")
+    with open(src, "rb") as f:
+        code = f.read()
+    digest = hashlib.sha256(code).hexdigest()[:16]
+    pkg = os.path.join(tempfile.gettempdir(), f"trainform-ray-launcher-{digest}", "trainform_ray_launcher")
+    if not os.path.exists(os.path.join(pkg, "__main__.py")):
+        tmp = pkg + f".tmp{os.getpid()}"
+        os.makedirs(tmp, exist_ok=True)
+        with open(os.path.join(tmp, "__init__.py"), "w") as f:
+            f.write('"""trainform\'s Ray job launcher (see __main__)."""\n')
+        with open(os.path.join(tmp, "__main__.py"), "wb") as f:
+            f.write(code)
+        try:
+            os.rename(tmp, pkg)
+        except OSError:  # another process staged it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return pkg
+
+
+def _block(v):
+    if isinstance(v, list):
+        return v[0] if v else None
+    return v if isinstance(v, dict) else None
+
+
+def environment_plan(environment: dict | None, cluster: dict | None = None) -> tuple[dict, str]:
+    """(runtime_env part, human sentence) for running an environment on a Ray cluster.
+
+    Order: the environment's image when the cluster can run images
+    (``cluster["images"]`` true: podman on the nodes), else its
+    ``python.pip_packages`` (``runtime_env.pip``, installed by Ray into a
+    virtualenv on each node), else the cluster's own Python.
+    """
+    cluster = cluster or {}
+    if not isinstance(environment, dict):
+        return {}, "runs with the Ray cluster's own Python (the run has no environment)"
+    py = _block(environment.get("python")) or {}
+    image = None
+    for k in ("image", "image_name", "image_digest"):
+        if isinstance(environment.get(k), str) and environment.get(k):
+            image = environment[k]
+            break
+    docker = _block(environment.get("docker"))
+    if image is None and docker:
+        image = docker.get("base_image")
+    if image and cluster.get("images"):
+        return {"image_uri": image}, f"runs in the environment's image {image} (Ray runtime_env image_uri)"
+    pip = py.get("pip_packages")
+    if isinstance(pip, list) and pip:
+        why = f"the cluster cannot run container images, so " if image else ""
+        return {"pip": [str(p) for p in pip]}, f"{why}Ray installs the environment's pip packages ({', '.join(map(str, pip))}) on the cluster (runtime_env pip)"
+    if image:
+        return {}, (f"runs with the Ray cluster's own Python: the cluster cannot run the environment's image {image} "
+                    "and the environment lists no pip_packages (user-managed dependencies must be installed on the cluster)")
+    return {}, "runs with the Ray cluster's own Python (user-managed dependencies must be installed on the cluster)"
+
+
+#: variables a local run gets from trainform's own process that a cluster must not inherit
+_DROP = ("CUDA_VISIBLE_DEVICES",)
+
+
+def job_env(env: dict, host_env: dict | None = None) -> dict:
+    """The variables to send: trainform's and the run's, not the host's environment.
+
+    The process executor hands every run a copy of the host environment; on a
+    cluster that would override PATH/HOME and leak local settings, so
+    variables equal to the host's are dropped (``TRAINFORM_*`` and
+    ``PYTHONUNBUFFERED`` are always kept).  ``CUDA_VISIBLE_DEVICES`` is
+    Ray's to set."""
+    host = os.environ if host_env is None else host_env
+    out = {}
+    for k, v in (env or {}).items():
+        if k in _DROP:
+            continue
+        if k.startswith("TRAINFORM_") or k == "PYTHONUNBUFFERED" or host.get(k) != v:
+            out[str(k)] = str(v)
+    return out
+
+
+def build_entrypoint(argv: list[str], instance_count: int = 1, cpus_per_rank: float = 1, gpus_per_rank: float = 0) -> str:
+    """The job's shell entrypoint: the launcher around the run's command.
+
+    The host interpreter (``sys.executable``) becomes the cluster's ``python``."""
+    cmd = list(argv)
+    if cmd and cmd[0] == sys.executable:
+        cmd[0] = "python"
+    head = ["python", "-m", "trainform_ray_launcher"]
+    if instance_count > 1:
+        head += ["--nproc", str(int(instance_count)), "--cpus-per-rank", _n(cpus_per_rank), "--gpus-per-rank", _n(gpus_per_rank)]
+    return shlex.join(head + ["--"] + cmd)
+
+
+def _n(x) -> str:
+    x = float(x or 0)
+    return str(int(x)) if x.is_integer() else str(x)
+
+
+def map_status(ray_status: str) -> str:
+    """Ray JobStatus name -> trainform run status."""
+    return {"PENDING": "queued", "RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed",
+            "STOPPED": "cancelled"}.get(str(ray_status).upper().split(".")[-1], "failed")
+
+
+def split_metric_lines(lines) -> tuple[list[str], list[str]]:
+    """(display lines, metric JSON lines) from job log lines."""
+    shown, metrics = [], []
+    for line in lines:
+        i = line.find(MARKER)
+        if i >= 0:
+            metrics.append(line[i + len(MARKER):])
+        elif not _RAY_NOISE.match(line):
+            shown.append(line)
+    return shown, metrics
+
+
+def read_metrics(log_text: str, metrics_path: str | None = None) -> dict:
+    """Last value of each metric found in a job log; also rewrites ``metrics_path``
+    (the run's metrics file) with them when given."""
+    from providers.run.metrics import read_last_values
+
+    _, metrics = split_metric_lines(log_text.splitlines())
+    if metrics_path:
+        os.makedirs(os.path.dirname(metrics_path), exist_ok=True)
+        with open(metrics_path, "w", encoding="utf-8") as f:
+            f.writelines(m + "\n" for m in metrics)
+        return read_last_values(metrics_path)
+    fd, tmp = tempfile.mkstemp()
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(m + "\n" for m in metrics)
+        return read_last_values(tmp)
+    finally:
+        os.remove(tmp)
+
+
+# ---------------------------------------------------------------- the job API
+
+@dataclass
+class RayJobSpec:
+    """One Ray job: what :meth:`RayJobs.submit` sends."""
+
+    argv: list[str]
+    working_dir: str
+    env: dict = field(default_factory=dict)
+    gpus: float = 0
+    cpus: float | None = None  # None: 0 with GPUs, else 1
+    instance_count: int = 1
+    runtime_env: dict = field(default_factory=dict)  # from environment_plan
+    submission_id: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+_CLIENTS: dict[str, object] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+class RayJobs:
+    """The job server of one cluster: submit, status, tail, wait, stop, logs."""
+
+    def __init__(self, dashboard_url: str) -> None:
+        self.url = dashboard_url.rstrip("/")
+
+    @property
+    def client(self):
+        with _CLIENTS_LOCK:
+            c = _CLIENTS.get(self.url)
+            if c is None:
+                from ray.job_submission import JobSubmissionClient
+
+                c = _CLIENTS[self.url] = JobSubmissionClient(self.url)
+            return c
+
+    def submit(self, spec: RayJobSpec) -> str:
+        n = max(1, int(spec.instance_count or 1))
+        gpus = float(spec.gpus or 0)
+        cpus = spec.cpus if spec.cpus is not None else (0 if gpus else 1)
+        runtime_env = dict(spec.runtime_env)
+        runtime_env["working_dir"] = spec.working_dir
+        runtime_env["py_modules"] = [stage_launcher()] + list(runtime_env.get("py_modules") or [])
+        runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **{str(k): str(v) for k, v in spec.env.items()}}
+        if n > 1:
+            # the driver only coordinates; the ranks hold the resources
+            entry = build_entrypoint(spec.argv, n, cpus or 1, gpus)
+            kw = {"entrypoint_num_cpus": 0, "entrypoint_num_gpus": 0}
+        else:
+            entry = build_entrypoint(spec.argv)
+            kw = {"entrypoint_num_cpus": cpus, "entrypoint_num_gpus": gpus}
+        return self.client.submit_job(entrypoint=entry, runtime_env=runtime_env, submission_id=spec.submission_id,
+                                      metadata={str(k): str(v) for k, v in spec.metadata.items()}, **kw)
+
+    def info(self, job_id: str):
+        return self.client.get_job_info(job_id)
+
+    def status(self, job_id: str) -> tuple[str, int | None, str]:
+        """(trainform status, exit code or None while it runs, Ray's message)."""
+        info = self.info(job_id)
+        st = map_status(info.status)
+        code = getattr(info, "driver_exit_code", None)
+        if st == "succeeded":
+            code = 0
+        elif st == "failed" and code is None:
+            code = 1
+        elif st == "cancelled":
+            code = _STOPPED_CODE
+        elif st in ("queued", "running"):
+            code = None
+        return st, code, info.message or ""
+
+    def logs(self, job_id: str) -> str:
+        return self.client.get_job_logs(job_id)
+
+    def stop(self, job_id: str) -> bool:
+        try:
+            return bool(self.client.stop_job(job_id))
+        except Exception:  # noqa: BLE001 - finished, unknown or the cluster is gone
+            return False
+
+    def tail(self, job_id: str, on_line: Callable[[str], None]) -> None:
+        """Call ``on_line`` for each line of the job's log as it comes, until the job ends."""
+        for line in self.iter_lines(job_id):
+            on_line(line)
+
+    def iter_lines(self, job_id: str) -> Iterator[str]:
+        """Raw log lines as they come (ends with the job or the connection)."""
+        loop = asyncio.new_event_loop()
+        agen = self.client.tail_job_logs(job_id)
+        buf = ""
+        try:
+            while True:
+                try:
+                    chunk = loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    break
+                buf += chunk
+                *complete, buf = buf.split("\n")
+                for line in complete:
+                    yield line.rstrip("\r")
+        finally:
+            try:
+                loop.run_until_complete(agen.aclose())
+            except Exception:  # noqa: BLE001
+                pass
+            loop.close()
+        if buf:
+            yield buf.rstrip("\r")
+
+    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.5) -> str:
+        """The trainform status once the job ends, or the current one after ``timeout``."""
+        end = time.time() + timeout if timeout else None
+        while True:
+            st, code, _ = self.status(job_id)
+            if code is not None or (end is not None and time.time() > end):
+                return st
+            time.sleep(poll)
+
+
+# ---------------------------------------------------------------- executor protocol
+
+def _ident(url: str, job_id: str) -> str:
+    return f"{url}#{job_id}"
+
+
+def _parse_ident(ident: str) -> tuple[str, str]:
+    url, _, job = ident.rpartition("#")
+    if not url or not job:
+        raise ValueError(f"not a Ray job reference: {ident!r}")
+    return url, job
+
+
+def _submission_id(run_id: str, attempt: int) -> str:
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", run_id)[:80]
+    return f"trainform-{base}-a{attempt}-{os.urandom(3).hex()}"
+
+
+class RayHandle:
+    """A submitted attempt, as :func:`providers.run.execution.run_attempt` drives it."""
+
+    def __init__(self, jobs: RayJobs, job_id: str, metrics_path: str | None) -> None:
+        self.jobs = jobs
+        self.job_id = job_id
+        self.ident = _ident(jobs.url, job_id)
+        self.metrics_path = metrics_path
+        self.lost: str | None = None
+        self._failing_since: float | None = None
+        self._message = ""
+
+    def lines(self) -> Iterator[str]:
+        mf = open(self.metrics_path, "a", encoding="utf-8") if self.metrics_path else None
+        try:
+            try:
+                for line in self.jobs.iter_lines(self.job_id):
+                    i = line.find(MARKER)
+                    if i >= 0:
+                        if mf is not None:
+                            mf.write(line[i + len(MARKER):] + "\n")
+                            mf.flush()
+                        continue
+                    if _RAY_NOISE.match(line):
+                        continue
+                    yield line
+            except Exception as e:  # noqa: BLE001 - connection lost: the status check below explains
+                self._note_failure(e)
+            # why did the stream end?
+            end = time.time() + LOST_AFTER_S + 2
+            while time.time() < end:
+                code = self.poll()
+                if code is not None or self.lost:
+                    break
+                time.sleep(0.5)
+            if self.lost:
+                yield f"[trainform] {self.lost}"
+            elif self._message and self.poll() not in (None, 0, _STOPPED_CODE) and "exit code" not in self._message:
+                yield f"[trainform] Ray: {self._message.splitlines()[0]}"
+        finally:
+            if mf is not None:
+                mf.close()
+
+    def _note_failure(self, e: Exception) -> None:
+        now = time.time()
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._failing_since >= LOST_AFTER_S and self.lost is None:
+            self.lost = (f"the Ray cluster at {self.jobs.url} stopped answering ({type(e).__name__}: {str(e)[:160]}); "
+                         f"job {self.job_id} is recorded as failed")
+
+    def poll(self) -> int | None:
+        if self.lost:
+            return _LOST_CODE
+        try:
+            _, code, msg = self.jobs.status(self.job_id)
+        except Exception as e:  # noqa: BLE001 - connection refused, timeouts, 5xx
+            self._note_failure(e)
+            return _LOST_CODE if self.lost else None
+        self._failing_since = None
+        self._message = msg
+        return code
+
+    def wait(self, timeout: float) -> int | None:
+        end = time.time() + timeout
+        while time.time() < end:
+            code = self.poll()
+            if code is not None:
+                return code
+            time.sleep(0.25)
+        return None
+
+    def kill(self) -> None:
+        self.jobs.stop(self.job_id)
+
+    def cleanup(self) -> None:
+        pass
+
+
+class RayExecutor:
+    """Executes run attempts as Ray jobs on one cluster (F's executor protocol:
+    ``mode``, ``start``, ``start_detached``, ``kill_detached``, ``inspect``).
+
+    Make one per run with :meth:`for_run`; for refresh/destroy of a detached
+    run, ``RayExecutor()`` is enough: the ident carries the cluster address.
+    """
+
+    mode = "ray"
+
+    def __init__(self, dashboard_url: str | None = None, *, gpus: float = 0, cpus: float | None = None,
+                 instance_count: int = 1, runtime_env: dict | None = None, environment_note: str = "") -> None:
+        self.url = dashboard_url
+        self.gpus = gpus
+        self.cpus = cpus
+        self.instance_count = max(1, int(instance_count or 1))
+        self.runtime_env = runtime_env or {}
+        self.environment_note = environment_note
+
+    @classmethod
+    def for_run(cls, compute: dict, run_config: dict, environment: dict | None = None) -> "RayExecutor":
+        """From the compute's attributes (``dashboard_url``, ``cluster``), the run's
+        configuration (``gpus``, ``cpus``, ``instance_count``) and its environment."""
+        url = compute.get("dashboard_url")
+        if not url:
+            from providers.compute.ray_cluster import dashboard_url
+
+            url = dashboard_url(((_block(compute.get("ray")) or {}).get("address")) or "")
+        rt, note = environment_plan(environment, compute.get("cluster"))
+        return cls(url, gpus=float(run_config.get("gpus") or 0), cpus=run_config.get("cpus"),
+                   instance_count=int(run_config.get("instance_count") or 1), runtime_env=rt, environment_note=note)
+
+    def job_spec(self, spec) -> RayJobSpec:
+        """The Ray job of an :class:`~providers.run.execution.AttemptSpec`."""
+        return RayJobSpec(argv=list(spec.argv), working_dir=spec.snapshot_dir, env=job_env(spec.env), gpus=self.gpus,
+                          cpus=self.cpus, instance_count=self.instance_count, runtime_env=self.runtime_env,
+                          submission_id=_submission_id(spec.run_id, spec.attempt),
+                          metadata={"trainform_run_id": spec.run_id, "trainform_address": spec.address, "attempt": spec.attempt})
+
+    def start(self, spec) -> RayHandle:
+        jobs = RayJobs(self.url)
+        job_id = jobs.submit(self.job_spec(spec))
+        return RayHandle(jobs, job_id, spec.paths.metrics)
+
+    def start_detached(self, spec) -> str:
+        jobs = RayJobs(self.url)
+        return _ident(jobs.url, jobs.submit(self.job_spec(spec)))
+
+    def kill_detached(self, ident: str) -> None:
+        url, job = _parse_ident(ident)
+        RayJobs(url).stop(job)
+
+    def inspect(self, ident: str, paths=None) -> tuple[str, int | None, str | None]:
+        """("running"|"exited"|"cancelled"|"lost", exit code, cleaned log) of a
+        detached job; with ``paths`` the run's metrics file is rewritten from the log."""
+        url, job = _parse_ident(ident)
+        jobs = RayJobs(url)
+        try:
+            st, code, _ = jobs.status(job)
+            logs = jobs.logs(job) if code is not None else None
+        except Exception:  # noqa: BLE001 - the cluster (or the job's record) is gone
+            return "lost", None, None
+        if code is None:
+            return "running", None, None
+        if logs is not None:
+            if paths is not None:
+                read_metrics(logs, paths.metrics)
+            shown, _ = split_metric_lines(logs.splitlines())
+            logs = "\n".join(shown) + ("\n" if shown else "")
+        return ("cancelled" if st == "cancelled" else "exited"), code, logs
