@@ -20,8 +20,8 @@ The job is submitted through the cluster's job server
   environment's ``pip_packages`` as ``runtime_env.pip``, else the cluster's
   own Python -- with a sentence saying which, for the plan.
 
-Logs are tailed live (``tail_job_logs``; Ray's job server flushes about once a
-second) and streamed like local runs.  Metrics come back *over the log*: the
+Logs are followed live (polled while short, then Ray's websocket tail; see
+:meth:`RayJobs.iter_lines`) and streamed like local runs.  Metrics come back *over the log*: the
 launcher echoes each JSON line the script appends to its
 ``$TRAINFORM_METRICS_FILE`` as ``##trainform-metric## {json}``; the handle
 takes those lines out of the displayed/saved log and appends them to the run's
@@ -67,7 +67,8 @@ __all__ = [
 LOST_AFTER_S = 8.0
 _STOPPED_CODE = 143
 _LOST_CODE = 255
-_RAY_NOISE = re.compile(r"^Running entrypoint for job \S+: python -m trainform_ray_launcher")
+_RAY_NOISE = re.compile(r"^(Running entrypoint for job \S+: python -m trainform_ray_launcher"
+                        r"|\d{4}-\d\d-\d\d [\d:,]+\s+INFO job_manager\.py:\d+ -- Runtime env is setting up\.)")
 
 
 # ---------------------------------------------------------------- pieces of a job
@@ -232,6 +233,15 @@ _CLIENTS: dict[str, object] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
+def _quiet_ray_loggers() -> None:
+    """Ray's SDK logs every upload at INFO on stderr; trainform shows its own progress."""
+    import logging
+
+    for name in ("ray", "ray.dashboard.modules.dashboard_sdk", "ray.dashboard.modules.job.sdk",
+                 "ray._private.runtime_env.packaging"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class RayJobs:
     """The job server of one cluster: submit, status, tail, wait, stop, logs."""
 
@@ -245,6 +255,7 @@ class RayJobs:
             if c is None:
                 from ray.job_submission import JobSubmissionClient
 
+                _quiet_ray_loggers()
                 c = _CLIENTS[self.url] = JobSubmissionClient(self.url)
             return c
 
@@ -298,21 +309,58 @@ class RayJobs:
         for line in self.iter_lines(job_id):
             on_line(line)
 
-    def iter_lines(self, job_id: str) -> Iterator[str]:
-        """Raw log lines as they come (ends with the job or the connection)."""
+    def iter_lines(self, job_id: str, poll: float = 0.2, max_poll: float = 1.0, switch_bytes: int = 256 * 1024) -> Iterator[str]:
+        """Raw log lines as they come (ends with the job or raises when the cluster goes).
+
+        Ray's own tail (a websocket) adds 2-4 s before the first line and after
+        the last (its server sleeps 1 s between reads and between looks for the
+        job's driver), so short logs are *polled* (``get_job_logs``, every
+        0.2 s backing off to 1 s while quiet) and the end is seen as soon as the
+        status is terminal.  Past ``switch_bytes`` of log, re-reading it all
+        would cost too much: the rest is followed with the websocket tail,
+        skipping what was already delivered."""
+        buf = ""
+        seen = 0
+        delay = poll
+        while True:
+            st, code, _ = self.status(job_id)
+            text = self.logs(job_id) or ""
+            if len(text) > seen:
+                buf += text[seen:]
+                seen = len(text)
+                *complete, buf = buf.split("\n")
+                yield from (line.rstrip("\r") for line in complete)
+                delay = poll
+            else:
+                delay = min(max_poll, delay * 1.5)
+            if code is not None:
+                text = self.logs(job_id) or ""  # what was written between the two reads
+                buf += text[seen:]
+                break
+            if seen > switch_bytes:
+                yield from self._follow_tail(job_id, seen, buf)
+                return
+            time.sleep(delay)
+        *complete, buf = buf.split("\n")
+        yield from (line.rstrip("\r") for line in complete)
+        if buf:
+            yield buf.rstrip("\r")
+
+    def _follow_tail(self, job_id: str, skip: int, buf: str) -> Iterator[str]:
         loop = asyncio.new_event_loop()
         agen = self.client.tail_job_logs(job_id)
-        buf = ""
         try:
             while True:
                 try:
                     chunk = loop.run_until_complete(agen.__anext__())
                 except StopAsyncIteration:
                     break
+                if skip:
+                    cut = min(skip, len(chunk))
+                    chunk, skip = chunk[cut:], skip - cut
                 buf += chunk
                 *complete, buf = buf.split("\n")
-                for line in complete:
-                    yield line.rstrip("\r")
+                yield from (line.rstrip("\r") for line in complete)
         finally:
             try:
                 loop.run_until_complete(agen.aclose())

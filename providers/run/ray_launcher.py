@@ -29,7 +29,8 @@ What it adds around an unmodified training command:
   reads.  The driver prints each rank's lines prefixed ``[rank i]``; the first
   rank to fail stops the others and its exit code is the job's.
 
-Stopping: Ray sends SIGTERM to this process (``ray job stop``, a trainform
+If the launcher's parent dies (the head was killed), it stops the command
+and exits.  Stopping: Ray sends SIGTERM to this process (``ray job stop``, a trainform
 timeout or Ctrl-C); it is forwarded to the command's process group (and to
 every rank's), SIGKILL after 3 s.  Commands also get PDEATHSIG=SIGKILL, so
 they never outlive a killed launcher or actor.
@@ -86,7 +87,7 @@ class Command:
 
     def start(self) -> None:
         self.work = _private_copy(os.getcwd())
-        meta = tempfile.mkdtemp(prefix="trainform-meta-")
+        self.meta = meta = tempfile.mkdtemp(prefix="trainform-meta-")
         self.metrics = os.path.join(meta, "metrics.jsonl")
         open(self.metrics, "a").close()
         env = dict(os.environ, **self.extra_env)
@@ -145,6 +146,7 @@ class Command:
                 self._partial = b""
         self.code = self.proc.returncode
         shutil.rmtree(self.work, ignore_errors=True)
+        shutil.rmtree(self.meta, ignore_errors=True)
         return self.code
 
     def terminate(self, grace: float = 3.0) -> None:
@@ -172,6 +174,20 @@ def _print(line: str) -> None:
     sys.stdout.flush()
 
 
+def _orphan_watch(on_orphan, poll: float = 1.0) -> None:
+    """Call ``on_orphan`` once if this process's parent (Ray's job supervisor, or
+    the shell it started) dies: a head killed with SIGKILL must not leave the
+    training command running."""
+    parent = os.getppid()
+
+    def loop():
+        while os.getppid() == parent:
+            time.sleep(poll)
+        on_orphan()
+
+    threading.Thread(target=loop, name="orphan-watch", daemon=True).start()
+
+
 def run_single(argv: list[str]) -> int:
     cmd = Command(argv, {}, _print)
 
@@ -181,6 +197,7 @@ def run_single(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     cmd.start()
+    _orphan_watch(lambda: (cmd.terminate(), os._exit(137)))
     return _exit_code(cmd.wait())
 
 
