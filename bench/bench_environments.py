@@ -10,7 +10,10 @@ Against the real Docker Engine and a throwaway docker-registry (htpasswd auth):
    ``trainform plan`` does): must be ENVS no-ops with zero builds and pushes;
 3. "another checkout": plan + apply with no prior state while the tags are
    already in the registry: zero builds, zero pushes (the images are reused);
-4. destroy.
+4. destroy;
+5. the same through the CLI (``--cli``, on by default): ``trainform apply`` of
+   ENVS environments, then ``trainform plan`` (refresh included) with nothing
+   changed -- its wall time, "No changes", builds and pushes.
 
 Builds and pushes are counted from the Docker daemon's event stream (image
 ``tag`` events for the environments' repositories, image ``push`` events), so
@@ -79,6 +82,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--envs", type=int, default=20)
     ap.add_argument("--keep", action="store_true", help="keep the registry and work dir (prints where)")
+    ap.add_argument("--no-cli", action="store_true", help="skip the trainform CLI measurement")
     args = ap.parse_args()
 
     from engine.values import Unknown
@@ -175,10 +179,11 @@ def main() -> int:
               f"-- same digest {reused}/{args.envs}, builds {c3['builds']}, pushes {c3['pushes']}")
         print(f"ratio  : cold build+push {cold / args.envs:.2f} s vs cached plan {replan / args.envs * 1000:.0f} ms per environment "
               f"({cold / max(replan, 1e-9):.0f}x)")
+        if not args.no_cli:
+            failed = bench_cli(client, reg, busybox, args.envs, work) or failed
     finally:
         t0 = time.perf_counter()
         for addr, st in states.items():
-            cfg = cfgs[addr]
             envp.apply(ApplyRequest(addr, "delete", st, None, None))
         wsp.apply(ApplyRequest("workspace.bench", "delete", ws_state, None, None))
         print(f"destroy: {len(states)} environments in {time.perf_counter() - t0:.2f} s")
@@ -191,6 +196,55 @@ def main() -> int:
             print("ERROR: the registry password appeared in the build log")
             failed = True
     return 1 if failed else 0
+
+
+def bench_cli(client, reg, busybox: str, n: int, work: str) -> bool:
+    """trainform apply of N environments, then a no-op trainform plan; True when it misbehaved."""
+    from engine.testing.harness import Workdir
+
+    wd = Workdir(os.path.join(work, "cli"), env={"NO_COLOR": "1", "TRAINFORM_VAR_registry_password": reg.password})
+    envs = "".join(
+        f'environment "c{i:02d}" {{\n  workspace = workspace.ml.id\n  docker {{\n    base_image = "{busybox}"\n  }}\n'
+        f'  env_vars = {{\n    BENCH_CLI = "{i}"\n  }}\n}}\n\n'
+        for i in range(n))
+    wd.write("main.hcl", f'''variable "registry_password" {{
+  type      = string
+  sensitive = true
+}}
+
+workspace "ml" {{
+  registry {{
+    address  = "{reg.address}"
+    username = "{reg.username}"
+    password = var.registry_password
+  }}
+}}
+
+''' + envs)
+    counter = EventCounter(client, f"{reg.address}/")
+    counter.start()
+    t0 = time.perf_counter()
+    r = wd.apply(check=False, timeout=1200)
+    cold = time.perf_counter() - t0
+    c1 = counter.stop()
+    if r.code != 0:
+        print(f"cli    : trainform apply failed ({r.code}): {r.text[-800:]}")
+        return True
+    print(f"cli    : trainform apply of {n} environments in {cold:6.2f} s -- builds {c1['builds']}, pushes {c1['pushes']}")
+    counter.start()
+    t0 = time.perf_counter()
+    r = wd.plan(timeout=600)
+    replan = time.perf_counter() - t0
+    c2 = counter.stop()
+    no_changes = "No changes" in r.out
+    print(f"cli    : trainform plan (refresh + plan, nothing changed) in {replan:6.2f} s -- "
+          f"{'No changes' if no_changes else 'CHANGES PLANNED'}, builds {c2['builds']}, pushes {c2['pushes']}")
+    d = wd.run("destroy", "-auto-approve", "-no-color", timeout=600)
+    bad = (not no_changes) or bool(c2["builds"] or c2["pushes"]) or d.code != 0
+    if reg.password in r.text + d.text:
+        print("ERROR: the registry password appeared in trainform's output")
+        bad = True
+    return bad
 
 
 if __name__ == "__main__":

@@ -1,99 +1,133 @@
 #!/usr/bin/env bash
-# Build trainform's local base images; nothing is pulled from a registry.
-#   bash scripts/base-images.sh [busybox|python|all]      (default: all)
-#
-#   trainform/busybox:latest        FROM scratch + the static busybox of Debian's
-#                                   busybox-static, its applets linked in /bin
-#                                   (a ~2 MB image for fast tests)
-#   trainform/python:3.11-bookworm  a debootstrapped Debian bookworm (minbase) with
-#                                   python3, pip, numpy and scikit-learn, imported
-#                                   with `docker import` (~1 min the first time)
-#
-# Each image is cached: when it already exists it is left alone (FORCE=1 rebuilds).
-# The Debian mirror is the one this machine's apt sources name (MIRROR= overrides).
+# Build trainform's base images on this machine -- nothing is pulled from the
+# internet -- and keep them in the local Docker Engine (skipped when present):
+#   trainform/busybox:latest          FROM scratch + busybox-static and its applets (fast tests)
+#   trainform/python:3.11-bookworm    debootstrap --variant=minbase of Debian bookworm with
+#                                     python3, numpy, scikit-learn and pip, via `docker import`
+#                                     (2-3 minutes the first time on this machine's network)
+#   trainform/python-torch:3.11-bookworm  (only with the `torch` argument) the python image plus
+#                                     PyTorch (CPU) from pip's find-links folder (/opt/wheels here)
+#                                     and its dependencies, fetched on the host by `pip download`
+#                                     and installed in the image with --no-index
+# Usage: bash scripts/base-images.sh [all|busybox|python|torch] [--force]      (FORCE=1 = --force)
+# The Debian mirror comes from this machine's apt sources (override: DEBIAN_MIRROR=... or MIRROR=...).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 BUSYBOX_IMAGE=${BUSYBOX_IMAGE:-trainform/busybox:latest}
 PYTHON_IMAGE=${PYTHON_IMAGE:-trainform/python:3.11-bookworm}
-SUITE=${SUITE:-bookworm}
-PACKAGES=${PACKAGES:-python3,python3-pip,python3-numpy,python3-sklearn}
-what=${1:-all}
+PYTHON_PACKAGES=${PYTHON_PACKAGES:-python3,python3-numpy,python3-sklearn,python3-pip}
+TORCH_IMAGE=${TORCH_IMAGE:-trainform/python-torch:3.11-bookworm}
+TORCH_REQUIREMENT=${TORCH_REQUIREMENT:-torch}
+PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+what=all; force=${FORCE:-0}
+for a in "$@"; do
+  case $a in
+    all|busybox|python|torch) what=$a ;;
+    --force) force=1 ;;
+    *) echo "usage: $0 [all|busybox|python|torch] [--force]" >&2; exit 2 ;;
+  esac
+done
 
-have_image() { [ "${FORCE:-0}" != 1 ] && docker image inspect "$1" >/dev/null 2>&1; }
+docker info >/dev/null 2>&1 || { echo "base-images: no Docker daemon answers; run scripts/setup-system.sh (or: sudo dockerd &)" >&2; exit 1; }
+have() { [ "$force" = 0 ] && docker image inspect "$1" >/dev/null 2>&1; }
 
-# The first mirror URI of this machine's apt sources that serves $SUITE itself
-# (not -security/-updates), from deb822 *.sources files or one-line sources.list.
+# The first apt source that serves Debian bookworm (not -security/-updates), one-line or deb822 format.
 debian_mirror() {
-  local f uri
-  if [ -n "${MIRROR:-}" ]; then echo "$MIRROR"; return; fi
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    uri=$(awk -v suite="$SUITE" '
-      function flush() { if (ok && uri != "" && !done) { print uri; done = 1 } uri = ""; ok = 0 }
-      /^[ \t]*$/ { flush(); next }
-      /^[ \t]*#/ { next }
-      tolower($1) == "uris:"   { uri = $2 }
-      tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == suite) ok = 1 }
-      tolower($1) == "enabled:" && tolower($2) == "no" { uri = "" }
-      END { flush() }' "$f")
-    if [ -n "$uri" ]; then echo "$uri"; return; fi
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    uri=$(awk -v suite="$SUITE" '$1 == "deb" {
-            j = 2; if ($2 ~ /^\[/) { while (j <= NF && $j !~ /\]$/) j++; j++ }
-            if ($(j + 1) == suite) { print $j; exit } }' "$f")
-    if [ -n "$uri" ]; then echo "$uri"; return; fi
-  done
-  echo "base-images: no apt source for '$SUITE' found in /etc/apt (set MIRROR=http://...)" >&2
-  return 1
+  if [ -n "${DEBIAN_MIRROR:-${MIRROR:-}}" ]; then echo "${DEBIAN_MIRROR:-$MIRROR}"; return; fi
+  python3 - <<'PY'
+import glob, re, sys
+def one_line(path):
+    for line in open(path, errors="replace"):
+        line = line.split("#", 1)[0].strip()
+        m = re.match(r"deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line)
+        if m:
+            yield m.group(1), [m.group(2)]
+def deb822(path):
+    for stanza in re.split(r"\n\s*\n", open(path, errors="replace").read()):
+        fields = {}
+        for line in stanza.splitlines():
+            if line.startswith("#") or ":" not in line or line[:1].isspace():
+                continue
+            k, v = line.split(":", 1)
+            fields[k.strip().lower()] = v.split()
+        if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"])[0] != "no":
+            for uri in fields.get("uris", []):
+                yield uri, fields.get("suites", [])
+sources = []
+for p in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+    try: sources += list(one_line(p))
+    except OSError: pass
+for p in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    try: sources += list(deb822(p))
+    except OSError: pass
+for uri, suites in sources:
+    if "bookworm" in suites and "security" not in uri:
+        print(uri.rstrip("/")); sys.exit(0)
+sys.exit("base-images: no apt source for Debian bookworm in /etc/apt/sources.list(.d); set DEBIAN_MIRROR")
+PY
 }
 
 build_busybox() {
-  if have_image "$BUSYBOX_IMAGE"; then echo "base-images: $BUSYBOX_IMAGE present"; return; fi
+  if have "$BUSYBOX_IMAGE"; then echo "base-images: $BUSYBOX_IMAGE exists"; return; fi
   local bb; bb=$(command -v busybox || true)
-  [ -n "$bb" ] || { echo "base-images: busybox not installed (apt-get install busybox-static)" >&2; exit 1; }
-  local ctx; ctx=$(mktemp -d)
-  trap 'rm -rf "$ctx"' RETURN
-  cp "$bb" "$ctx/busybox"
-  cat >"$ctx/Dockerfile" <<'EOF'
-FROM scratch
-COPY busybox /bin/busybox
-RUN ["/bin/busybox", "--install", "-s", "/bin"]
-ENV PATH=/bin
-CMD ["/bin/sh"]
-EOF
-  docker build -q -t "$BUSYBOX_IMAGE" "$ctx" >/dev/null
+  [ -n "$bb" ] && "$bb" --list >/dev/null 2>&1 || { echo "base-images: busybox-static is missing (apt-get install busybox-static)" >&2; exit 1; }
+  local root; root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/root" "$root/workspace"
+  chmod 1777 "$root/tmp"
+  cp "$bb" "$root/bin/busybox"
+  for applet in $("$bb" --list); do [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+  tar -C "$root" -c . | docker import --change "ENV $PATH_ENV" --change 'CMD ["/bin/sh"]' - "$BUSYBOX_IMAGE" >/dev/null
+  rm -rf "$root"
   echo "base-images: built $BUSYBOX_IMAGE"
 }
 
 build_python() {
-  if have_image "$PYTHON_IMAGE"; then echo "base-images: $PYTHON_IMAGE present"; return; fi
-  command -v debootstrap >/dev/null || { echo "base-images: debootstrap not installed (apt-get install debootstrap)" >&2; exit 1; }
-  local mirror start root
+  if have "$PYTHON_IMAGE"; then echo "base-images: $PYTHON_IMAGE exists"; return; fi
+  command -v debootstrap >/dev/null || { echo "base-images: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
+  local mirror root start took
   mirror=$(debian_mirror)
-  start=$(date +%s)
   root=$(mktemp -d /var/tmp/trainform-rootfs.XXXXXX)
   trap 'rm -rf "$root"' RETURN
-  echo "base-images: debootstrap $SUITE from $mirror (packages: $PACKAGES)"
-  if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$mirror" >"$root.log" 2>&1; then
-    tail -n 20 "$root.log" >&2
-    echo "base-images: debootstrap failed (full log: $root.log)" >&2
-    exit 1
-  fi
+  echo "base-images: debootstrap bookworm from $mirror (a few minutes)"
+  start=$(date +%s)
+  debootstrap --variant=minbase --include="$PYTHON_PACKAGES" bookworm "$root" "$mirror" >"$root.log" 2>&1 \
+    || { tail -20 "$root.log" >&2; echo "base-images: debootstrap failed (full log: $root.log)" >&2; exit 1; }
+  took=$(( $(date +%s) - start ))
+  echo "base-images: debootstrap took ${took}s"
+  # Images are single-purpose: let pip install into the system Python (PEP 668 marker off), drop apt caches.
+  rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+  mkdir -p "$root/workspace"
+  tar -C "$root" --numeric-owner -c . | docker import --change "ENV $PATH_ENV" --change 'ENV LANG=C.UTF-8' \
+      --change 'CMD ["python3"]' - "$PYTHON_IMAGE" >/dev/null
   rm -f "$root.log"
-  # smaller image: no apt lists or caches
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
-  tar -C "$root" -c . | docker import \
-    -c 'ENV LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'CMD ["python3"]' - "$PYTHON_IMAGE" >/dev/null
-  docker run --rm --network none "$PYTHON_IMAGE" python3 -c "import numpy, sklearn; print('numpy', numpy.__version__, 'scikit-learn', sklearn.__version__)"
-  echo "base-images: built $PYTHON_IMAGE in $(( $(date +%s) - start )) s"
+  echo "base-images: built $PYTHON_IMAGE ($(docker run --rm --network none "$PYTHON_IMAGE" python3 -c 'import sys, numpy, sklearn; print("python", sys.version.split()[0], "numpy", numpy.__version__, "scikit-learn", sklearn.__version__)'))"
 }
 
-case "$what" in
+build_torch() {
+  if have "$TORCH_IMAGE"; then echo "base-images: $TORCH_IMAGE exists"; return; fi
+  build_python
+  local ctx start; ctx=$(mktemp -d /var/tmp/trainform-torch.XXXXXX)
+  trap 'rm -rf "$ctx"' RETURN
+  start=$(date +%s)
+  # wheels for the image's Python (3.11, glibc 2.36); pip's configured find-links supply the CPU torch wheel
+  echo "base-images: pip download $TORCH_REQUIREMENT and its dependencies for cp311/manylinux_2_28"
+  python3 -m pip download -q --only-binary=:all: --python-version 3.11 --implementation cp \
+      --platform manylinux_2_28_x86_64 -d "$ctx/wheels" "$TORCH_REQUIREMENT" >"$ctx.log" 2>&1 \
+    || { tail -20 "$ctx.log" >&2; echo "base-images: pip download failed (is a torch wheel in pip's find-links, e.g. /opt/wheels?)" >&2; exit 1; }
+  printf 'FROM %s\nCOPY wheels /tmp/wheels\nRUN python3 -m pip install --no-index --no-cache-dir /tmp/wheels/*.whl && rm -rf /tmp/wheels\n' \
+    "$PYTHON_IMAGE" > "$ctx/Dockerfile"
+  docker build -q -t "$TORCH_IMAGE" "$ctx" >"$ctx.log" 2>&1 || { tail -20 "$ctx.log" >&2; echo "base-images: building $TORCH_IMAGE failed" >&2; exit 1; }
+  rm -f "$ctx.log"
+  echo "base-images: built $TORCH_IMAGE in $(( $(date +%s) - start ))s ($(docker run --rm --network none "$TORCH_IMAGE" python3 -c 'import torch; print("torch", torch.__version__)'))"
+}
+
+case $what in
+  all) build_busybox; build_python ;;
+  torch) build_torch ;;
   busybox) build_busybox ;;
   python) build_python ;;
-  all) build_busybox; build_python ;;
-  *) echo "usage: $0 [busybox|python|all]" >&2; exit 2 ;;
 esac

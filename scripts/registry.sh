@@ -27,7 +27,9 @@ data=${data:-$ROOT/.trainform/registry-$port}
 addr=127.0.0.1:$port
 pidfile=$data/registry.pid
 
-running() { [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+running() {  # our registry process is alive (a reused pid of another program does not count)
+  [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && grep -qa docker-registry "/proc/$(cat "$pidfile")/cmdline" 2>/dev/null
+}
 answers() {  # the registry's /v2/ endpoint answers (401 without credentials)
   python3 - "$addr" <<'PY'
 import sys, urllib.request, urllib.error

@@ -62,7 +62,7 @@ stamp=$ROOT/.trainform/pip-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && python3 - "$ROOT" <<'PY' 2>/dev/null
 import os, sys
-import engine, pytest, docker, hcl2, psycopg  # noqa: F401
+import engine, pytest, docker, hcl2, psycopg, ray  # noqa: F401
 sys.exit(0 if os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__))) == sys.argv[1] else 1)
 PY
 then
@@ -76,5 +76,16 @@ else
   fi
   python3 -m pip install -q --root-user-action=ignore "${extra[@]}" -e '.[test]'
   mkdir -p "$(dirname "$stamp")"; echo "$want" > "$stamp"
+fi
+# torch for the distributed (2-rank all-reduce) Ray test: only from a local CPU wheel
+# (a plain `pip install torch` would download a multi-GB CUDA build)
+if ! python3 -c "import torch" 2>/dev/null; then
+  for d in ${PIP_FIND_LINKS:-} /opt/wheels; do
+    if ls "$d"/torch-2.13.0*.whl >/dev/null 2>&1; then
+      say "pip install torch==2.13.0 (local CPU wheel in $d)"
+      python3 -m pip install -q --root-user-action=ignore --find-links "$d" "torch==2.13.0" || say "torch install failed; the 2-rank test will skip"
+      break
+    fi
+  done
 fi
 say "ready (docker $(docker version -f '{{.Server.Version}}' 2>/dev/null))"

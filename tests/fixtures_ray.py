@@ -39,10 +39,15 @@ def start_head(spec: dict | None = None, workdir: str | None = None) -> dict:
 
 
 def stop(record: dict | None) -> None:
+    import shutil
+
     from providers.compute.ray_cluster import stop_head
 
     if record:
         stop_head(record)
+        log_dir = os.path.dirname(record.get("log_path") or "")
+        if os.path.basename(log_dir).startswith("tf-ray-test-"):
+            shutil.rmtree(log_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import re
 import shutil
 
 from engine.diagnostics import Diagnostics
-from engine.values import UNKNOWN, Unknown, contains_unknown
+from engine.values import UNKNOWN, Unknown
 from providers.base import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, ImportRequest, ImportResponse, NestedBlock,
     PlanRequest, PlanResponse, Provider, ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,

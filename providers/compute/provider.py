@@ -65,10 +65,12 @@ class ComputeProvider(Provider):
                 "gpus_detected": Attribute(type="any", computed=True, description="GPUs nvidia-smi reports: index, name, memory_mb, uuid."),
                 "gpu_indexes": Attribute(type="list(number)", computed=True, description="The GPU indexes runs may use."),
                 "capacity": Attribute(type="number", computed=True, description="How many runs may execute at once."),
+                "dashboard_url": Attribute(type="string", computed=True, description="Ray job server (ray computes)."),
+                "cluster": Attribute(type="any", computed=True, description="Ray cluster facts: owned, nodes, cpus, gpus, ray_version."),
             },
             blocks={
                 "ray": NestedBlock(BlockSchema(attributes={
-                    "address": Attribute(type="string", optional=True, description="An existing Ray cluster (ray://host:port); absent: start one."),
+                    "address": Attribute(type="string", optional=True, description="An existing Ray cluster's job server (http://HOST:8265); absent: trainform starts and owns a local head."),
                 })),
             },
             description="A pool of compute for runs: this machine's GPUs/CPUs, or a Ray cluster.",
@@ -81,6 +83,14 @@ class ComputeProvider(Provider):
 
     def schema(self) -> ResourceSchema:
         return self._SCHEMA
+
+    def show_extra(self, address: str, attrs: dict) -> str | None:
+        """`trainform show`: the Ray autoscaler cluster YAML a team can `ray up`."""
+        if (attrs or {}).get("type") == "ray":
+            from providers.compute.ray_cluster import show_extra
+
+            return show_extra(address, attrs)
+        return None
 
     # ------------------------------------------------------------ helpers
     def _detect(self, d: Diagnostics):

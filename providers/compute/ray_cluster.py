@@ -102,7 +102,8 @@ def _get_json(url: str, timeout: float):
 def check_cluster(address: str, timeout: float = 5.0) -> dict | None:
     """Resources of the cluster whose dashboard is at ``address``; None when it does not answer.
 
-    ``{"dashboard_url", "ray_version", "nodes", "cpus", "gpus", "node_ips"}``
+    ``{"dashboard_url", "ray_version", "nodes", "cpus", "gpus", "node_ips",
+    "max_node_cpus", "max_node_gpus"}``
     counting ALIVE nodes only.
     """
     url = dashboard_url(address)
@@ -125,6 +126,8 @@ def check_cluster(address: str, timeout: float = 5.0) -> dict | None:
         "cpus": _num(cpus),
         "gpus": _num(gpus),
         "node_ips": sorted({str(n.get("node_ip")) for n in alive}),
+        "max_node_cpus": _num(max([float((n.get("resources_total") or {}).get("CPU", 0)) for n in alive] or [0])),
+        "max_node_gpus": _num(max([float((n.get("resources_total") or {}).get("GPU", 0)) for n in alive] or [0])),
     }
 
 
@@ -582,8 +585,11 @@ def _head_spec(attrs: dict) -> dict:
 
 
 def _cluster_attr(info: dict, owned: bool, rec: dict | None) -> dict:
+    # image_uri needs podman on the nodes: known for a head on this machine only
+    images = bool(shutil.which("podman")) if owned else False
     return {"owned": owned, "nodes": info.get("nodes", 0), "cpus": info.get("cpus", 0), "gpus": info.get("gpus", 0),
-            "ray_version": info.get("ray_version"), "gcs_address": (rec or {}).get("gcs_address") if owned else None}
+            "ray_version": info.get("ray_version"), "gcs_address": (rec or {}).get("gcs_address") if owned else None,
+            "images": images}
 
 
 def _capacity(info: dict) -> int:

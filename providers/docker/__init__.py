@@ -6,4 +6,4 @@ Nothing here imports docker-py at module import time: the CLI stays fast and
 a configuration without environments never loads it.
 """
 
-__all__ = ["environment", "registry_client", "buildspec", "credentials"]
+__all__ = ["environment", "registry_client", "buildspec", "credentials", "engine_ops"]

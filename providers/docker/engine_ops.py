@@ -15,7 +15,7 @@ from typing import Callable
 __all__ = ["EngineError", "client", "local_image", "pull", "build", "check_interpreter", "push", "remove_image"]
 
 _DAEMON_HINT = ("Start it with `bash scripts/setup-system.sh` (it starts dockerd when none answers), "
-                "`systemctl start docker`, or `dockerd &` as root; DOCKER_HOST selects another daemon")
+                "`systemctl start docker`, or `dockerd &` as root; DOCKER_HOST selects another daemon.")
 
 _STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 

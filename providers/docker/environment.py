@@ -40,7 +40,6 @@ the image is configured with.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -165,8 +164,6 @@ class EnvironmentProvider(Provider):
                 d.error("Conflicting configuration arguments", f"The docker block sets {' and '.join(given)}: an image starts either from a base_image (trainform writes the Dockerfile) or from your own Dockerfile. Set only one of them.")
             elif not given:
                 d.error("Missing image source", "The docker block needs one of base_image, dockerfile or dockerfile_path.")
-            if docker.get("base_image_registry") and docker.get("base_image") is None and not given:
-                pass
         elif docker is None and not python.get("user_managed_dependencies") and (python.get("pip_packages") or python.get("conda_file")):
             d.error("Packages need a docker block", "pip_packages and conda_file are installed into an image: add a docker block, or set python.user_managed_dependencies = true to use the host's Python as it is.")
         return ValidateResponse(d)
@@ -239,8 +236,6 @@ class EnvironmentProvider(Provider):
 
     @staticmethod
     def _base_ref(base_image: str, base_creds) -> str:
-        from providers.docker.registry_client import parse_reference
-
         if base_creds is None:
             return base_image
         first = base_image.split("/", 1)[0]
@@ -505,6 +500,12 @@ class EnvironmentProvider(Provider):
         image = prior.get("image")
         if not isinstance(image, str) or not image:
             return ApplyResponse(None)
+        if req.config is not None:
+            # a replacement under the same content-addressed name (image deleted outside
+            # trainform, or create_before_destroy): the tag now belongs to the new object
+            again = self._prepare(req.address, req.config, Diagnostics())
+            if again.image == image:
+                return ApplyResponse(None)
         creds, repo, tag = self._registry_of(prior, req.config)
         if creds is not None:
             client = self._registry_client(creds)

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -126,7 +125,7 @@ def environment_plan(environment: dict | None, cluster: dict | None = None) -> t
         return {"image_uri": image}, f"runs in the environment's image {image} (Ray runtime_env image_uri)"
     pip = py.get("pip_packages")
     if isinstance(pip, list) and pip:
-        why = f"the cluster cannot run container images, so " if image else ""
+        why = "the cluster cannot run container images, so " if image else ""
         return {"pip": [str(p) for p in pip]}, f"{why}Ray installs the environment's pip packages ({', '.join(map(str, pip))}) on the cluster (runtime_env pip)"
     if image:
         return {}, (f"runs with the Ray cluster's own Python: the cluster cannot run the environment's image {image} "
@@ -309,7 +308,8 @@ class RayJobs:
         for line in self.iter_lines(job_id):
             on_line(line)
 
-    def iter_lines(self, job_id: str, poll: float = 0.2, max_poll: float = 1.0, switch_bytes: int = 256 * 1024) -> Iterator[str]:
+    def iter_lines(self, job_id: str, poll: float = 0.2, max_poll: float = 1.0, switch_bytes: int = 256 * 1024,
+                   give_up: Callable[[], bool] = lambda: False) -> Iterator[str]:
         """Raw log lines as they come (ends with the job or raises when the cluster goes).
 
         Ray's own tail (a websocket) adds 2-4 s before the first line and after
@@ -318,12 +318,16 @@ class RayJobs:
         0.2 s backing off to 1 s while quiet) and the end is seen as soon as the
         status is terminal.  Past ``switch_bytes`` of log, re-reading it all
         would cost too much: the rest is followed with the websocket tail,
-        skipping what was already delivered."""
+        skipping what was already delivered.  ``give_up()`` true ends it early
+        (a job stopped while still pending never reaches a terminal status)."""
         buf = ""
         seen = 0
         delay = poll
         while True:
             st, code, _ = self.status(job_id)
+            if st == "queued" and not give_up():
+                time.sleep(max_poll)  # waiting for resources: no log yet, keep the job server's load low
+                continue
             text = self.logs(job_id) or ""
             if len(text) > seen:
                 buf += text[seen:]
@@ -333,7 +337,7 @@ class RayJobs:
                 delay = poll
             else:
                 delay = min(max_poll, delay * 1.5)
-            if code is not None:
+            if code is not None or give_up():
                 text = self.logs(job_id) or ""  # what was written between the two reads
                 buf += text[seen:]
                 break
@@ -409,12 +413,13 @@ class RayHandle:
         self.lost: str | None = None
         self._failing_since: float | None = None
         self._message = ""
+        self._killed_at: float | None = None
 
     def lines(self) -> Iterator[str]:
         mf = open(self.metrics_path, "a", encoding="utf-8") if self.metrics_path else None
         try:
             try:
-                for line in self.jobs.iter_lines(self.job_id):
+                for line in self.jobs.iter_lines(self.job_id, give_up=self._stopped_pending):
                     i = line.find(MARKER)
                     if i >= 0:
                         if mf is not None:
@@ -441,6 +446,9 @@ class RayHandle:
             if mf is not None:
                 mf.close()
 
+    def _stopped_pending(self) -> bool:
+        return bool(self._killed_at and time.time() - self._killed_at > 3)
+
     def _note_failure(self, e: Exception) -> None:
         now = time.time()
         if self._failing_since is None:
@@ -459,6 +467,10 @@ class RayHandle:
             return _LOST_CODE if self.lost else None
         self._failing_since = None
         self._message = msg
+        if code is None and self._stopped_pending():
+            # Ray cannot stop a job still PENDING (its supervisor never started): stop_job
+            # kills the supervisor actor so it never runs, but the status stays PENDING
+            return _STOPPED_CODE
         return code
 
     def wait(self, timeout: float) -> int | None:
@@ -471,6 +483,7 @@ class RayHandle:
         return None
 
     def kill(self) -> None:
+        self._killed_at = time.time()
         self.jobs.stop(self.job_id)
 
     def cleanup(self) -> None:
@@ -488,8 +501,10 @@ class RayExecutor:
     mode = "ray"
 
     def __init__(self, dashboard_url: str | None = None, *, gpus: float = 0, cpus: float | None = None,
-                 instance_count: int = 1, runtime_env: dict | None = None, environment_note: str = "") -> None:
+                 instance_count: int = 1, runtime_env: dict | None = None, environment_note: str = "",
+                 fixed_size: bool = False) -> None:
         self.url = dashboard_url
+        self.fixed_size = fixed_size  # an owned head: no autoscaler will add nodes
         self.gpus = gpus
         self.cpus = cpus
         self.instance_count = max(1, int(instance_count or 1))
@@ -507,7 +522,8 @@ class RayExecutor:
             url = dashboard_url(((_block(compute.get("ray")) or {}).get("address")) or "")
         rt, note = environment_plan(environment, compute.get("cluster"))
         return cls(url, gpus=float(run_config.get("gpus") or 0), cpus=run_config.get("cpus"),
-                   instance_count=int(run_config.get("instance_count") or 1), runtime_env=rt, environment_note=note)
+                   instance_count=int(run_config.get("instance_count") or 1), runtime_env=rt, environment_note=note,
+                   fixed_size=bool((compute.get("cluster") or {}).get("owned")))
 
     def job_spec(self, spec) -> RayJobSpec:
         """The Ray job of an :class:`~providers.run.execution.AttemptSpec`."""
@@ -516,7 +532,23 @@ class RayExecutor:
                           submission_id=_submission_id(spec.run_id, spec.attempt),
                           metadata={"trainform_run_id": spec.run_id, "trainform_address": spec.address, "attempt": spec.attempt})
 
+    def check_fits(self) -> None:
+        """Refuse a run no node of a non-autoscaling (owned) cluster could ever hold:
+        Ray would keep it PENDING forever."""
+        from providers.compute.ray_cluster import check_cluster
+
+        info = check_cluster(self.url)
+        if info is None:
+            raise RuntimeError(f"the Ray cluster at {self.url} does not answer")
+        need_gpus = self.gpus
+        need_cpus = (self.cpus or 1) if self.instance_count > 1 else (self.cpus if self.cpus is not None else (0 if self.gpus else 1))
+        if need_gpus > info["max_node_gpus"] or need_cpus > info["max_node_cpus"]:
+            raise RuntimeError(f"it needs {need_gpus:g} GPU(s) and {need_cpus:g} CPU(s) on one node, but the largest node of the "
+                               f"Ray cluster at {self.url} has {info['max_node_gpus']:g} GPU(s) and {info['max_node_cpus']:g} CPU(s)")
+
     def start(self, spec) -> RayHandle:
+        if self.fixed_size:
+            self.check_fits()
         jobs = RayJobs(self.url)
         job_id = jobs.submit(self.job_spec(spec))
         return RayHandle(jobs, job_id, spec.paths.metrics)

@@ -112,6 +112,7 @@ class RunProvider(Provider):
                 "wait": Attribute(type="bool", optional=True, default=True, description="Wait for the run to finish (false: return once started; refresh collects the result)."),
                 "snapshot_size_limit_mb": Attribute(type="number", optional=True, default=300, description="Refuse snapshots larger than this."),
                 "delete_artifacts_on_destroy": Attribute(type="bool", optional=True, default=False, description="Delete logs and outputs on destroy."),
+                "instance_count": Attribute(type="number", optional=True, default=1, description="Ranks of a distributed run (ray computes): MASTER_ADDR, RANK, WORLD_SIZE, LOCAL_RANK are set for torch.distributed."),
                 "id": Attribute(type="string", computed=True, description="The run id."),
                 "status": Attribute(type="string", computed=True, description="queued, running, succeeded, failed, timed_out or cancelled."),
                 "exit_code": Attribute(type="number", computed=True),
@@ -254,6 +255,7 @@ class RunProvider(Provider):
             "env_vars": cfg.get("env_vars") or {},
             "environment": env_part,
             "gpus": cfg.get("gpus"),
+            "instance_count": cfg.get("instance_count") or 1,
         }
         r.unknown = r.unknown or any(contains_unknown(v) for v in r.parts.values())
         return r
@@ -262,9 +264,14 @@ class RunProvider(Provider):
         if compute.get("type") == "ray":
             import importlib.util
 
-            if importlib.util.find_spec("providers.run.executor_ray") is None:
-                d.error("Ray runs are not available yet", "This trainform build cannot execute runs on a ray compute (providers/run/executor_ray.py is missing).")
+            from providers.compute.ray_cluster import ray_available
+
+            ok, why = ray_available()
+            if not ok:
+                d.error("Ray is not installed", why)
             return
+        if (cfg.get("instance_count") or 1) > 1:
+            d.error("Distributed runs need a ray compute", "instance_count > 1 launches ranks across a Ray cluster; use a compute with type = \"ray\" or set instance_count = 1.")
         g = cfg.get("gpus")
         have = compute.get("gpu_indexes")
         if isinstance(g, (int, float)) and g and isinstance(have, list) and g > len(have):
@@ -365,8 +372,13 @@ class RunProvider(Provider):
             return ApplyResponse(new_state=dict(req.planned_state), private=req.private)
         return self._create(req)
 
-    def _executor(self, docker: bool):
-        key = "docker" if docker else "process"
+    def _executor(self, docker: bool | str):
+        key = docker if isinstance(docker, str) else ("docker" if docker else "process")
+        if key == "ray":
+            from providers.run.executor_ray import RayExecutor
+
+            return RayExecutor()
+        docker = key == "docker"
         if key not in self._executors:
             if docker:
                 from providers.run.executor_docker import DockerExecutor
@@ -411,8 +423,18 @@ class RunProvider(Provider):
         record = {"run_id": run_id, "address": addr, "experiment": cfg.get("experiment"), "mode": private["mode"], "status": "queued",
                   "created_at": now_iso(), "attempts": []}
         write_record(paths.record, record)
+        on_ray = isinstance(r.compute, dict) and r.compute.get("type") == "ray"
+        if on_ray:
+            from providers.run.executor_ray import RayExecutor
+
+            executor = RayExecutor.for_run(r.compute, cfg, r.environment if isinstance(r.environment, dict) else None)
+            private["mode"] = record["mode"] = "ray"
+            write_record(paths.record, record)
+            self.ctx.progress(addr, "Ray: " + executor.environment_note)
+            docker = False
         try:
-            executor = self._executor(docker)
+            if not on_ray:
+                executor = self._executor(docker)
         except Exception as e:  # noqa: BLE001 - DockerUnavailable and friends
             d.error("Docker is not available", f"The run's environment is a Docker image, but {e}. Start the Docker daemon (scripts/setup-system.sh does) and try again.")
             shutil.rmtree(paths.root, ignore_errors=True)
@@ -420,8 +442,10 @@ class RunProvider(Provider):
         spec = AttemptSpec(run_id=run_id, address=addr, argv=self._argv(cfg, r), env=self._env(cfg, r, run_id, docker, paths),
                            snapshot_dir=snap_dir, paths=paths, image=self._image(r.environment) if docker else None,
                            registry_auth=self._auth(r.workspace, r.environment) if docker else None)
-        # the pool: queue while full
-        if isinstance(r.compute, dict):
+        # the pool: queue while full (Ray queues jobs itself)
+        if on_ray:
+            pool = _RayQueue()
+        elif isinstance(r.compute, dict):
             pool = get_pool(r.compute["id"], *pool_settings(r.compute))
         else:
             pool = get_pool("__default__", max(1, self.ctx.parallelism), [])
@@ -442,7 +466,9 @@ class RunProvider(Provider):
             shutil.rmtree(paths.root, ignore_errors=True)
             return ApplyResponse(None, diagnostics=d)
         spec.gpus = lease.gpus
-        if gpus:
+        if on_ray:
+            pass
+        elif gpus:
             spec.env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, lease.gpus))
         elif not docker:
             spec.env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU run must not grab GPUs leased to others
@@ -486,7 +512,7 @@ class RunProvider(Provider):
                 return ApplyResponse(new_state=state, private=private, diagnostics=d)
             with self._active_lock:
                 self._active[spec.run_id] = (executor, handle)
-            state.update(status="running", attempts=attempt, started_at=now_iso(first_start), container_id=handle.ident if executor.mode == "docker" else None)
+            state.update(status="running", attempts=attempt, started_at=now_iso(first_start), container_id=handle.ident if executor.mode in ("docker", "ray") else None)
             record.update(status="running", started_at=state["started_at"], log_path=state["log_path"])
             record["attempts"].append({"attempt": attempt, "ident": handle.ident, "started_at": now_iso(started)})
             write_record(paths.record, record)
@@ -522,7 +548,7 @@ class RunProvider(Provider):
             d.error("Run failed to start", f"{spec.address} could not start: {e}")
             state.update(status="failed", attempts=1, started_at=now_iso(started), ended_at=now_iso(), duration_seconds=0)
             return ApplyResponse(new_state=state, private=private, diagnostics=d)
-        state.update(status="running", attempts=1, started_at=now_iso(started), container_id=ident if executor.mode == "docker" else None)
+        state.update(status="running", attempts=1, started_at=now_iso(started), container_id=ident if executor.mode in ("docker", "ray") else None)
         private["ident"] = ident
         record.update(status="running", started_at=state["started_at"], log_path=state["log_path"], ident=ident)
         record["attempts"].append({"attempt": 1, "ident": ident, "started_at": state["started_at"]})
@@ -544,6 +570,8 @@ class RunProvider(Provider):
             lease.release()
 
     def _inspect(self, executor, ident, paths):
+        if executor.mode == "ray":
+            return executor.inspect(ident, paths)
         if executor.mode == "docker":
             return executor.inspect(ident)
         from providers.run.executor_process import inspect_detached
@@ -616,7 +644,7 @@ class RunProvider(Provider):
             return ReadResponse(new_state=st, private=req.private)
         d = Diagnostics()
         try:
-            executor = self._executor(mode == "docker")
+            executor = self._executor("ray" if mode == "ray" else mode == "docker")
         except Exception as e:  # noqa: BLE001
             d.warning("Cannot check the run", f"{req.address} is running in Docker, but {e}.")
             return ReadResponse(new_state=st, private=req.private, diagnostics=d)
@@ -661,7 +689,7 @@ class RunProvider(Provider):
         ident = (req.private or {}).get("ident") or record.get("ident") or st.get("container_id")
         if ident and (st.get("status") == "running" or record.get("status") == "running"):
             try:
-                ex = self._executor(mode == "docker")
+                ex = self._executor("ray" if mode == "ray" else mode == "docker")
                 ex.kill_detached(ident)
                 if mode == "docker":
                     ex.remove(ident)
@@ -687,6 +715,22 @@ class RunProvider(Provider):
                 handle.kill()
             except Exception:  # noqa: BLE001
                 pass
+
+
+class _RayLease:
+    gpus: list = []
+
+    def release(self) -> None:
+        pass
+
+
+class _RayQueue:
+    """Ray schedules jobs on the cluster itself: no local slot to wait for."""
+
+    max_concurrent = 0
+
+    def acquire(self, gpus, abort=None, on_wait=None):
+        return _RayLease()
 
 
 def _interp(env) -> str | None:

@@ -39,7 +39,6 @@ they never outlive a killed launcher or actor.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal

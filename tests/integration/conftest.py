@@ -3,12 +3,13 @@
 * ``docker_client`` -- docker-py client; skips when no Docker daemon answers.
 * ``registry`` -- factory: ``registry(username=..., password=...)`` starts a
   docker-registry with htpasswd auth and deletion on a free loopback port;
-  every registry it started is stopped at the end of the session.
+  every registry it started is stopped at the end of the session, and local
+  images named after it are untagged.
 * ``workspace_registry`` / ``base_registry`` -- two session registries with
   different credentials: where environments push, and a private registry
   holding base images.
-* ``busybox_image`` / ``python_base_image`` -- the locally built base images
-  (scripts/base-images.sh), built when missing.
+* ``busybox_image`` / ``python_base_image`` / ``torch_base_image`` -- the
+  locally built base images (scripts/base-images.sh), built when missing.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class _RegistryFactory:
     def stop_all(self) -> None:
         for reg in self.started:
             reg.stop()
+            registry_mod.remove_local_images(reg.address)
         self.started.clear()
 
 
@@ -83,5 +85,13 @@ def busybox_image(docker_client):
 def python_base_image(docker_client):
     try:
         return base_images.ensure(docker_client, "python")
+    except base_images.BaseImageUnavailable as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def torch_base_image(docker_client):
+    try:
+        return base_images.ensure(docker_client, "torch")
     except base_images.BaseImageUnavailable as e:
         pytest.skip(str(e))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
 import zipfile
@@ -27,6 +26,29 @@ BUSYBOX = "trainform/busybox:latest"
 
 # ---------------------------------------------------------------- helpers
 
+_WS = {"name": "ml"}
+
+
+@pytest.fixture(autouse=True)
+def _unique_workspace_name():
+    """Each test pushes under its own workspace name: content-addressed tags of
+    identical test images must not meet in the session's shared registry."""
+    import uuid
+
+    _WS["name"] = name = "t" + uuid.uuid4().hex[:10]
+    yield
+    try:  # leave no test images behind in the local engine
+        import docker
+
+        client = docker.from_env(timeout=30)
+        for img in client.images.list():
+            for t in img.tags:
+                if f"/{name}/" in t:
+                    client.images.remove(t, force=True)
+    except Exception:  # noqa: BLE001 - clean-up only
+        pass
+
+
 def workspace_hcl(reg, name: str = "ml") -> str:
     return f'''
 variable "registry_password" {{
@@ -35,6 +57,7 @@ variable "registry_password" {{
 }}
 
 workspace "{name}" {{
+  name = "{_WS['name']}"
   registry {{
     address  = "{reg.address}"
     username = "{reg.username}"
@@ -121,7 +144,7 @@ def test_busybox_user_managed_builds_once_then_noop(tmp_path, ws_reg, docker_cli
     r1 = wd.apply()
     assert builds(r1.out) == 1, r1.out
     a = attrs(wd)
-    assert a["image"].startswith(f"{ws_reg.address}/ml/e:") and a["id"] == a["image"]
+    assert a["image"].startswith(f"{ws_reg.address}/{_WS['name']}/e:") and a["id"] == a["image"]
     assert a["image_digest"].startswith("sha256:")
     assert a["base_image_digest"] == docker_client.images.get(BUSYBOX).id
     repo, tag = repo_tag(a["image"])
@@ -283,6 +306,8 @@ variable "base_password" {
     assert "401" in r4.err and base_registry.address in r4.err
     assert wrong not in r4.text and base_registry.password not in r4.text
     secrets_nowhere(wd, [r1.out, r2.out, r3.out, r4.out, r4.err], ws_reg.password, base_registry.password)
+    for ref in (base_ref, f"{base_registry.address}/base/bb@{d1}", f"{base_registry.address}/base/bb@{d2}"):
+        remove_image(docker_client, ref)
 
 
 def test_wrong_workspace_password_is_named(tmp_path, ws_reg):
@@ -294,9 +319,13 @@ def test_wrong_workspace_password_is_named(tmp_path, ws_reg):
     assert "not-the-password" not in r.text
 
 
-def test_image_deleted_from_registry_is_rebuilt(tmp_path, ws_reg):
+@pytest.mark.parametrize("cbd", [False, True], ids=["delete-first", "create-before-destroy"])
+def test_image_deleted_from_registry_is_rebuilt(tmp_path, ws_reg, cbd):
     wd = make_wd(tmp_path, ws_reg)
-    wd.write("main.hcl", workspace_hcl(ws_reg) + env_hcl())
+    hcl = workspace_hcl(ws_reg) + env_hcl()
+    if cbd:  # the replacement has the same content-addressed name: its delete must not remove the new tag
+        hcl = hcl.rstrip().rstrip("}") + "  lifecycle {\n    create_before_destroy = true\n  }\n}\n"
+    wd.write("main.hcl", hcl)
     wd.apply()
     a = attrs(wd)
     repo, tag = repo_tag(a["image"])
@@ -407,3 +436,30 @@ class TestEnvironmentConformance(ProviderConformance):
         repo, _ = repo_tag(attributes["image"])
         self.reg.client().delete_manifest(repo, attributes["image_digest"])
         return "delete"
+
+
+def test_daemon_not_reachable_says_how_to_start_it(tmp_path):
+    wd = Workdir(tmp_path / "work", env={"NO_COLOR": "1", "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
+    wd.write("main.hcl", 'workspace "loc" {}\n' + env_hcl(ws="loc"))
+    r = wd.plan()
+    assert r.code == 1
+    assert "Docker daemon not reachable" in r.err and "setup-system.sh" in r.err
+    assert "Traceback" not in r.text
+
+
+def test_base_image_not_found(tmp_path, base_registry, busybox_image):
+    wd = Workdir(tmp_path / "work", env={"NO_COLOR": "1", "TRAINFORM_VAR_base_password": base_registry.password})
+    wd.write("main.hcl", 'workspace "loc" {}\n' + env_hcl(ws="loc", docker='base_image = "trainform/does-not-exist:1"'))
+    r = wd.plan()
+    assert r.code == 1 and "Base image not found" in r.err and "trainform/does-not-exist:1" in r.err
+    # in a private registry: the registry's "manifest unknown"
+    wd.write("main.hcl", 'variable "base_password" {\n  type      = string\n  sensitive = true\n}\n\nworkspace "loc" {}\n' + env_hcl(ws="loc", docker=f'''base_image = "nothing/here:v9"
+    base_image_registry {{
+      address  = "{base_registry.address}"
+      username = "{base_registry.username}"
+      password = var.base_password
+    }}'''))
+    r = wd.plan()
+    assert r.code == 1
+    assert "manifest unknown" in r.err and base_registry.address in r.err and "nothing/here:v9" in r.err
+    assert base_registry.password not in r.text

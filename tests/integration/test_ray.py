@@ -7,7 +7,6 @@ attempt loop local runs use (providers.run.execution.run_attempt).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import textwrap
@@ -15,7 +14,7 @@ import time
 
 import pytest
 
-from tests.fixtures_ray import ray_head, require_ray, start_head, stop  # noqa: F401 - fixtures
+from tests.fixtures_ray import ray_head, require_ray, stop  # noqa: F401 - ray_head is a fixture
 
 TRAIN = textwrap.dedent("""
     import json, os, sys, time
@@ -341,3 +340,16 @@ def test_owned_head_lifecycle_and_head_killed_mid_run(tmp_path):
     finally:
         os.environ.pop("TRAINFORM_RAY_HEAD_CPUS", None)
         stop(rec)
+
+
+def test_impossible_and_queued_runs(ray_head, tmp_path):
+    """A run no node can hold is refused on an owned (fixed-size) head; a run
+    still queued in Ray when its timeout passes is stopped and reported timed out."""
+    from providers.run.executor_ray import RayExecutor
+
+    spec = _spec(tmp_path, _snapshot(tmp_path))
+    with pytest.raises(RuntimeError, match="largest node"):
+        RayExecutor(ray_head["dashboard_url"], gpus=5, fixed_size=True).start(spec)
+    result, lines, handle = _run(RayExecutor(ray_head["dashboard_url"], gpus=5), spec, timeout_s=4)
+    assert result.status == "timed_out"
+    assert handle.poll() == 143

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from providers.docker.registry_client import RegistryClient, RegistryError, parse_reference
+from providers.docker.registry_client import RegistryClient, RegistryError
 from tests.fixtures.docker_env import build_tiny_image, push_image, remove_image
 from tests.fixtures.registry import SCRIPT
 
@@ -130,22 +130,3 @@ def test_registry_script_is_idempotent_and_rekeys(registry):
         reg.client().ping()
     reg.password = new_pw
     assert new_pw not in open(os.path.join(reg.data_dir, "config.yml")).read()
-
-
-@pytest.mark.parametrize("ref,expect", [
-    ("busybox", (None, "library/busybox", "latest", None)),
-    ("trainform/python:3.11-bookworm", (None, "trainform/python", "3.11-bookworm", None)),
-    ("127.0.0.1:5000/ml/env:abc", ("127.0.0.1:5000", "ml/env", "abc", None)),
-    ("localhost/x", ("localhost", "x", "latest", None)),
-    ("myregistry.azurecr.io/fastai2@sha256:" + "a" * 64, ("myregistry.azurecr.io", "fastai2", None, "sha256:" + "a" * 64)),
-    ("docker.io/fastdotai/fastai2:latest", (None, "fastdotai/fastai2", "latest", None)),
-])
-def test_parse_reference(ref, expect):
-    r = parse_reference(ref)
-    assert (r.registry, r.repository, r.tag, r.digest) == expect
-
-
-@pytest.mark.parametrize("bad", ["UPPER/case", "a b", "", "x:", "repo@sha256:zz"])
-def test_parse_reference_rejects(bad):
-    with pytest.raises(ValueError):
-        parse_reference(bad)
