@@ -148,7 +148,10 @@ def render_change(c: ResourceChange, p: Painter) -> str:
                 else:
                     unchanged += 1
                 continue
-            if b is None and not _has_path(c.before_sensitive, (k,)):
+            if isinstance(b, dict) and isinstance(a, dict) and b and a and not _under(c.after_unknown, (k,)) \
+                    and not _under(c.after_sensitive, (k,)) and not _under(c.before_sensitive, (k,)):
+                rows.append(("~", k, nested_map_diff(b, a, 6, p), forces))
+            elif b is None and not _has_path(c.before_sensitive, (k,)):
                 rows.append(("+", k, a_s, forces))
             elif a is None and not _has_path(c.after_unknown, (k,)) and not _has_path(c.after_sensitive, (k,)):
                 rows.append(("-", k, f"{b_s} -> null", forces))
@@ -160,6 +163,35 @@ def render_change(c: ResourceChange, p: Painter) -> str:
     if unchanged:
         lines.append(f"        # ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)")
     lines.append("    }")
+    return "\n".join(lines)
+
+
+def nested_map_diff(before: dict, after: dict, indent: int, p: Painter) -> str:
+    """A changed map/object attribute, key by key, as Terraform shows it.
+
+    deepdiff finds which keys changed (added, removed, or changed anywhere
+    below); unchanged keys are counted, not printed.
+    """
+    from deepdiff import DeepDiff
+
+    changed = set(DeepDiff(before, after, ignore_order=False).affected_root_keys)
+    pad = " " * indent
+    keys = sorted(set(before) | set(after))
+    shown = [k for k in keys if k in changed]
+    width = max((len(_key(k)) for k in shown), default=0)
+    lines = ["{"]
+    for k in shown:
+        kk = _key(k).ljust(width)
+        if k not in before:
+            lines.append(f"{pad}    {p.sym('+')} {kk} = {fmt_value(after[k], indent + 4)}")
+        elif k not in after:
+            lines.append(f"{pad}    {p.sym('-')} {kk} = {fmt_value(before[k], indent + 4)} -> null")
+        else:
+            lines.append(f"{pad}    {p.sym('~')} {kk} = {fmt_value(before[k], indent + 4)} -> {fmt_value(after[k], indent + 4)}")
+    hidden = len(keys) - len(shown)
+    if hidden:
+        lines.append(f"{pad}      # ({hidden} unchanged element{'s' if hidden != 1 else ''} hidden)")
+    lines.append(pad + "  }")
     return "\n".join(lines)
 
 
