@@ -314,6 +314,9 @@ class Applier:
         if c.action in (Action.DELETE, Action.REPLACE_DELETE_FIRST):
             self.journal.record_removal(c.address)
             self.state.resources.pop(c.address, None)
+        for x in d:
+            x.address = x.address or c.address
+        self.result.diagnostics.extend(d)  # warnings (e.g. "image left in the registry")
         self.result.destroyed += 1
         s.events.resource_done(c.address, "destroy", time.monotonic() - t0, None)
         return True

@@ -536,11 +536,27 @@ class Session:
         module = _module_of(path)
         prior_insts = self._block_instances(module, key)
         if self.options.destroy:
+            # Evaluate the configuration of what is being destroyed where it still
+            # exists: providers get real secrets (state holds only digests), e.g.
+            # the registry password an environment needs to delete its image.
+            bindings = {}
+            dd = Diagnostics()
+            expanded = expand(res, scope.ctx(), dd, block_address) if prior_insts else None
+            for k, binding in expanded or []:
+                bindings[k] = binding
             items = []
             for k, inst in sorted(prior_insts.items(), key=lambda kv: str(kv[0])):
                 self._changes[inst.address] = self._delete_change(inst, None, res)
-                items.append((k, mark_paths(inst.attributes, inst.sensitive_paths)))
-                self.set_live(inst.address, inst.type, inst.attributes)
+                live = inst.attributes
+                if k in bindings:
+                    cd = Diagnostics()
+                    _, _, config, _ = self.eval_instance_config(scope, res, inst.address, bindings[k], cd)
+                    if not cd.has_errors and not contains_unknown(config):
+                        # lookups (ctx.lookup) see real values; the DELETE request itself gets
+                        # config=None, which tells providers it is no replacement
+                        live = {**inst.attributes, **{a: v for a, v in config.items() if v is not None}}
+                items.append((k, mark_paths(live, inst.sensitive_paths)))
+                self.set_live(inst.address, inst.type, live)
             self._set_values(scope, res, items)
             return True
         instances = expand(res, scope.ctx(), d, block_address)
@@ -694,6 +710,8 @@ class Session:
                             dependencies=deps, private=resp.private)
         if prior is None:
             ch.action = Action.CREATE
+            if resp.reason:
+                ch.reasons.append(resp.reason)
             return ch
         ch.before = prior.attributes
         ch.before_sensitive = prior.sensitive_paths

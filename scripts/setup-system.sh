@@ -77,6 +77,12 @@ else
   python3 -m pip install -q --root-user-action=ignore "${extra[@]}" -e '.[test]'
   mkdir -p "$(dirname "$stamp")"; echo "$want" > "$stamp"
 fi
+# numpy and scikit-learn on the host: the process-mode example trains with the host's Python
+if ! python3 -c "import numpy, sklearn" 2>/dev/null; then
+  say "pip install numpy scikit-learn (process-mode example)"
+  python3 -m pip install -q --root-user-action=ignore numpy scikit-learn || say "numpy/scikit-learn install failed"
+fi
+
 # torch for the distributed (2-rank all-reduce) Ray test: only from a local CPU wheel
 # (a plain `pip install torch` would download a multi-GB CUDA build)
 if ! python3 -c "import torch" 2>/dev/null; then

@@ -357,7 +357,7 @@ def test_refresh_sees_deletion_with_docker_login(tmp_path, ws_reg):
     wd.apply()
     a = attrs(wd)
     r = wd.run("destroy", "-auto-approve", "-no-color", check=True)
-    assert ws_reg.client().manifest_digest(repo, tag) is None
+    assert ws_reg.client().manifest_digest(repo, tag) is None, r.text
 
 
 def test_removing_the_block_deletes_tag_and_local_image(tmp_path, ws_reg, docker_client):

@@ -84,8 +84,9 @@ def test_example(name, tmp_path, request):
     else:
         if importlib.util.find_spec("numpy") is None:
             pytest.skip("the host's Python has no numpy (process-mode example)")
-    work = tmp_path / name
-    shutil.copytree(os.path.join(EXAMPLES, name), work, ignore=shutil.ignore_patterns(".trainform", "*.tfstate*", "artifacts", "outputs"))
+    # the whole examples/ tree: examples may share code (process-mode reuses the quickstart's train/)
+    shutil.copytree(EXAMPLES, tmp_path / "examples", ignore=shutil.ignore_patterns(".trainform", "*.tfstate*", "artifacts", "outputs"))
+    work = tmp_path / "examples" / name
     wd = Workdir(str(work), env=env)
     wd.run("init", "-no-color", check=True)
     r = wd.apply(timeout=900)
