@@ -20,26 +20,28 @@ from engine.values import TList, Unknown
 __all__ = ["json_encode", "json_decode"]
 
 
-def _json_str(s: str) -> str:
+_COMMON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _quote(s: str, special) -> str:
+    """Double-quote ``s``: the escapes JSON and YAML share, then ``special(ch)``
+    (an escape for that character, or None to keep it as is)."""
     out = ['"']
     for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif o < 0x20 or ch in "<>&\u2028\u2029":
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(ch)
+        esc = _COMMON_ESCAPES.get(ch)
+        out.append(esc if esc is not None else (special(ch) or ch))
     out.append('"')
     return "".join(out)
+
+
+def _json_special(ch: str) -> str | None:
+    # Go's encoding/json also escapes HTML characters and line/paragraph separators
+    o = ord(ch)
+    return f"\\u{o:04x}" if o < 0x20 or ch in "<>&\u2028\u2029" else None
+
+
+def _json_str(s: str) -> str:
+    return _quote(s, _json_special)
 
 
 def json_encode(v) -> str:
@@ -95,28 +97,18 @@ def _jsondecode(s):
 # --------------------------------------------------------------------------- YAML
 
 
+_YAML_NAMED = {"\u0085": "\\N", "\u2028": "\\L", "\u2029": "\\P", "\ufeff": "\\uFEFF"}
+
+
+def _yaml_special(ch: str) -> str | None:
+    o = ord(ch)
+    if o < 0x20 or o == 0x7F:
+        return f"\\x{o:02X}"
+    return _YAML_NAMED.get(ch)
+
+
 def _yaml_quote(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02X}")
-        elif ch in "\u0085\u2028\u2029\ufeff":
-            out.append({"\u0085": "\\N", "\u2028": "\\L", "\u2029": "\\P", "\ufeff": "\\uFEFF"}[ch])
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return _quote(s, _yaml_special)
 
 
 def _yaml_block(s: str, indent: int) -> list[str] | None:
