@@ -522,13 +522,3 @@ class TestComputeConformance(ProviderConformance):
     def drift(self, wd, attributes):
         self._gpus(2)  # a GPU was added to the machine
         return "update"
-
-
-def test_ray_compute_is_not_available_yet(tmp_path):
-    wd = make_wd(tmp_path, {"main.hcl": 'workspace "ws" {}\ncompute "c" {\n  workspace = workspace.ws.id\n  type = "ray"\n}\n'})
-    import importlib.util
-
-    if importlib.util.find_spec("providers.compute.ray") is not None:
-        pytest.skip("Ray support exists now; covered by its own tests")
-    r = wd.plan()
-    assert r.code == 1 and "ray compute is not available yet" in r.err
