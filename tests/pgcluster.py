@@ -12,8 +12,21 @@ import tempfile
 
 import pytest
 
-INITDB = shutil.which("initdb") or "/usr/local/bin/initdb"
-PG_CTL = shutil.which("pg_ctl") or "/usr/local/bin/pg_ctl"
+def _pg_binary(name: str) -> str:
+    """initdb/pg_ctl: on PATH, or where Debian's postgresql package puts them (not on PATH)."""
+    import glob
+
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True) + [f"/usr/local/bin/{name}"]:
+        if os.path.exists(candidate):
+            return candidate
+    return f"/usr/local/bin/{name}"
+
+
+INITDB = _pg_binary("initdb")
+PG_CTL = _pg_binary("pg_ctl")
 
 
 def _free_port() -> int:
