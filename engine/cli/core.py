@@ -436,7 +436,7 @@ def show_cmd(json_out, planfile):
         width = max((len(k) for k in attrs), default=0)
         for k in sorted(attrs):
             sens = any(list(p) == [k] for p in inst.sensitive_paths)
-            v = "(sensitive value)" if sens else fmt_value(attrs[k], 2, inst.sensitive_paths, (), (k,))
+            v = "(sensitive value)" if sens else fmt_value(attrs[k], 4, inst.sensitive_paths, (), (k,))
             click.echo(f"    {k.ljust(width)} = {v}")
         click.echo("}")
         click.echo("")

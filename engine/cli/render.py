@@ -59,6 +59,8 @@ def fmt_scalar(v: Any) -> str:
 
 
 def fmt_value(v: Any, indent: int, sens_paths=(), unk_paths=(), path=()) -> str:
+    """A value as HCL-ish text; ``indent`` is the column where its key starts
+    (nested items go 4 further, the closing bracket back at ``indent``)."""
     if _has_path(sens_paths, path):
         return SENS
     if _has_path(unk_paths, path):
@@ -71,7 +73,7 @@ def fmt_value(v: Any, indent: int, sens_paths=(), unk_paths=(), path=()) -> str:
         lines = ["{"]
         for k in sorted(v):
             lines.append(f"{pad}    {_key(k).ljust(width)} = {fmt_value(v[k], indent + 4, sens_paths, unk_paths, path + (k,))}")
-        lines.append(pad + "  }")
+        lines.append(pad + "}")
         return "\n".join(lines)
     if isinstance(v, list):
         if not v:
@@ -79,7 +81,7 @@ def fmt_value(v: Any, indent: int, sens_paths=(), unk_paths=(), path=()) -> str:
         lines = ["["]
         for i, x in enumerate(v):
             lines.append(f"{pad}    {fmt_value(x, indent + 4, sens_paths, unk_paths, path + (i,))},")
-        lines.append(pad + "  ]")
+        lines.append(pad + "]")
         return "\n".join(lines)
     return fmt_scalar(v)
 
@@ -122,8 +124,8 @@ def render_change(c: ResourceChange, p: Painter) -> str:
     unchanged = 0
     for k in keys:
         b, a = before.get(k), after.get(k)
-        b_s = fmt_value(b, 4, c.before_sensitive, (), (k,))
-        a_s = fmt_value(a, 4, c.after_sensitive, c.after_unknown, (k,))
+        b_s = fmt_value(b, 8, c.before_sensitive, (), (k,))
+        a_s = fmt_value(a, 8, c.after_sensitive, c.after_unknown, (k,))
         forces = "  # forces replacement" if _has_path(c.replace_paths, (k,)) else ""
         if c.action == Action.CREATE or (c.action.is_replace and not before):
             if a is None and not _has_path(c.after_unknown, (k,)):
@@ -150,7 +152,10 @@ def render_change(c: ResourceChange, p: Painter) -> str:
                 continue
             if isinstance(b, dict) and isinstance(a, dict) and b and a and not _under(c.after_unknown, (k,)) \
                     and not _under(c.after_sensitive, (k,)) and not _under(c.before_sensitive, (k,)):
-                rows.append(("~", k, nested_map_diff(b, a, 6, p), forces))
+                rows.append(("~", k, nested_map_diff(b, a, 8, p), forces))
+            elif _scalar_list(b) and _scalar_list(a) and not _under(c.after_unknown, (k,)) \
+                    and not _under(c.after_sensitive, (k,)) and not _under(c.before_sensitive, (k,)):
+                rows.append(("~", k, nested_list_diff(b, a, 8, p), forces))
             elif b is None and not _has_path(c.before_sensitive, (k,)):
                 rows.append(("+", k, a_s, forces))
             elif a is None and not _has_path(c.after_unknown, (k,)) and not _has_path(c.after_sensitive, (k,)):
@@ -170,12 +175,13 @@ def nested_map_diff(before: dict, after: dict, indent: int, p: Painter) -> str:
     """A changed map/object attribute, key by key, as Terraform shows it.
 
     deepdiff finds which keys changed (added, removed, or changed anywhere
-    below); unchanged keys are counted, not printed.
+    below); unchanged keys are counted, not printed.  ``indent`` is the
+    column of the attribute's name.
     """
     from deepdiff import DeepDiff
 
     changed = set(DeepDiff(before, after, ignore_order=False).affected_root_keys)
-    pad = " " * indent
+    pad = " " * (indent + 2)
     keys = sorted(set(before) | set(after))
     shown = [k for k in keys if k in changed]
     width = max((len(_key(k)) for k in shown), default=0)
@@ -183,15 +189,36 @@ def nested_map_diff(before: dict, after: dict, indent: int, p: Painter) -> str:
     for k in shown:
         kk = _key(k).ljust(width)
         if k not in before:
-            lines.append(f"{pad}    {p.sym('+')} {kk} = {fmt_value(after[k], indent + 4)}")
+            lines.append(f"{pad}{p.sym('+')} {kk} = {fmt_value(after[k], indent + 4)}")
         elif k not in after:
-            lines.append(f"{pad}    {p.sym('-')} {kk} = {fmt_value(before[k], indent + 4)} -> null")
+            lines.append(f"{pad}{p.sym('-')} {kk} = {fmt_value(before[k], indent + 4)} -> null")
         else:
-            lines.append(f"{pad}    {p.sym('~')} {kk} = {fmt_value(before[k], indent + 4)} -> {fmt_value(after[k], indent + 4)}")
+            lines.append(f"{pad}{p.sym('~')} {kk} = {fmt_value(before[k], indent + 4)} -> {fmt_value(after[k], indent + 4)}")
     hidden = len(keys) - len(shown)
     if hidden:
-        lines.append(f"{pad}      # ({hidden} unchanged element{'s' if hidden != 1 else ''} hidden)")
-    lines.append(pad + "  }")
+        lines.append(f"{' ' * (indent + 4)}# ({hidden} unchanged element{'s' if hidden != 1 else ''} hidden)")
+    lines.append(" " * indent + "}")
+    return "\n".join(lines)
+
+
+def _scalar_list(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(not isinstance(x, (dict, list)) for x in v)
+
+
+def nested_list_diff(before: list, after: list, indent: int, p: Painter) -> str:
+    """A changed list of scalars, element by element (Terraform's list diff)."""
+    import difflib
+
+    pad = " " * (indent + 2)
+    lines = ["["]
+    sm = difflib.SequenceMatcher(a=[fmt_scalar(x) for x in before], b=[fmt_scalar(x) for x in after], autojunk=False)
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op == "equal":
+            lines += [f"{pad}  {fmt_scalar(x)}," for x in before[i1:i2]]
+            continue
+        lines += [f"{pad}{p.sym('-')} {fmt_scalar(x)}," for x in before[i1:i2]]
+        lines += [f"{pad}{p.sym('+')} {fmt_scalar(x)}," for x in after[j1:j2]]
+    lines.append(" " * indent + "]")
     return "\n".join(lines)
 
 
@@ -223,7 +250,7 @@ def render_plan(plan: Plan, color: bool = False) -> str:
                 before, after = d.before or {}, d.after or {}
                 for k in sorted(set(before) | set(after)):
                     if before.get(k) != after.get(k):
-                        out.append(f"      {p.sym('~')} {_key(k)} = {fmt_value(before.get(k), 4)} -> {fmt_value(after.get(k), 4)}")
+                        out.append(f"      {p.sym('~')} {_key(k)} = {fmt_value(before.get(k), 8)} -> {fmt_value(after.get(k), 8)}")
             out.append("")
         if not plan.refresh_only:
             out.append("Unless you have made equivalent changes to your configuration, or ignored the relevant attributes using ignore_changes, the following plan may include actions to undo or respond to these changes.")
@@ -280,8 +307,8 @@ def _render_outputs(plan: Plan, p: Painter) -> list[str]:
     for o in plan.output_changes:
         if o.action == Action.NOOP:
             continue
-        after = SENS if o.sensitive else (UNK if o.after_unknown else fmt_value(o.after, 2))
-        before = SENS if o.sensitive else fmt_value(o.before, 2)
+        after = SENS if o.sensitive else (UNK if o.after_unknown else fmt_value(o.after, 4))
+        before = SENS if o.sensitive else fmt_value(o.before, 4)
         if o.action == Action.CREATE:
             lines.append(f"  {p.sym('+')} {o.name.ljust(width)} = {after}")
         elif o.action == Action.DELETE:

@@ -61,7 +61,7 @@ def state_show(address):
     width = max((len(k) for k in inst.attributes), default=0)
     for k in sorted(inst.attributes):
         sens = any(list(p) == [k] for p in inst.sensitive_paths)
-        v = "(sensitive value)" if sens else fmt_value(inst.attributes[k], 2, inst.sensitive_paths, (), (k,))
+        v = "(sensitive value)" if sens else fmt_value(inst.attributes[k], 4, inst.sensitive_paths, (), (k,))
         click.echo(f"    {k.ljust(width)} = {v}")
     click.echo("}")
 
