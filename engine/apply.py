@@ -155,7 +155,7 @@ class Applier:
         module = _module_of(path)
         for a in self._addresses_of(module, key):
             inst = self.state.resources.get(a)
-            if inst is None:
+            if inst is None or inst.status == "deposed":
                 continue
             v = self.inst_values.get(a)
             if v is None:
@@ -216,6 +216,8 @@ class Applier:
         if prior is not None and not replace:
             config = s._apply_ignore_changes(res, config, prior_attrs)
         action_word = "create" if (prior_attrs is None) else "update"
+        if c.action == Action.REPLACE_CREATE_FIRST and prior is not None:
+            self._depose(c, prior)
         s.events.resource_start(c.address, "replace" if replace else action_word)
         t0 = time.monotonic()
         try:
@@ -286,6 +288,17 @@ class Applier:
         self.journal.record_instance(inst)
         self.state.resources[c.address] = inst
 
+    def _depose(self, c: ResourceChange, prior) -> None:
+        """create_before_destroy: keep the old object in state as deposed until it is
+        deleted, so an interrupted replacement never loses track of it."""
+        import copy
+
+        old = copy.deepcopy(prior)
+        old.address = deposed_address(c.address)
+        old.status = "deposed"
+        self.journal.record_instance(old)
+        self.state.resources[old.address] = old
+
     def _delete(self, c: ResourceChange) -> bool:
         from providers.base import ApplyRequest, DELETE
 
@@ -314,6 +327,11 @@ class Applier:
         if c.action in (Action.DELETE, Action.REPLACE_DELETE_FIRST):
             self.journal.record_removal(c.address)
             self.state.resources.pop(c.address, None)
+        elif c.action == Action.REPLACE_CREATE_FIRST:
+            d_addr = deposed_address(c.address)
+            if d_addr in self.state.resources:
+                self.journal.record_removal(d_addr)
+                self.state.resources.pop(d_addr, None)
         for x in d:
             x.address = x.address or c.address
         self.result.diagnostics.extend(d)  # warnings (e.g. "image left in the registry")
@@ -338,6 +356,10 @@ class Applier:
             outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
         self.state.outputs = outs
         self.journal.record_outputs(outs)
+
+
+def deposed_address(address: str) -> str:
+    return f"{address} (deposed)"
 
 
 def _path(module: str) -> list:

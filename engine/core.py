@@ -416,6 +416,9 @@ class Session:
         known_blocks = {(cfg.prefix + key) for cfg in self.config.walk() for key in cfg.module.resources}
         for inst in sorted(self.state.resources.values(), key=lambda i: i.address):
             block = (inst.module + "." if inst.module else "") + f"{inst.type}.{inst.name}"
+            if inst.status == "deposed" and not self.options.refresh_only:
+                self._changes[inst.address] = self._delete_change(inst, "deposed: the object this one replaced (create_before_destroy) was never deleted, e.g. the apply was interrupted")
+                continue
             if block in known_blocks or inst.address in self._changes:
                 continue
             if targets is not None and not self._matches_target(inst.address):
@@ -513,7 +516,8 @@ class Session:
         if idx is None:
             idx = self._block_index = {}
             for i in self.state.resources.values():
-                idx.setdefault((i.module, f"{i.type}.{i.name}"), {})[i.index_key] = i
+                if i.status != "deposed":
+                    idx.setdefault((i.module, f"{i.type}.{i.name}"), {})[i.index_key] = i
         return dict(idx.get((module, key), {}))
 
     def _set_values(self, scope, res: Resource, items: list[tuple[Any, Any]]) -> None:

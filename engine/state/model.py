@@ -57,7 +57,7 @@ from engine.state.secrets import digest, is_digest, redact
 __all__ = ["ResourceInstance", "State", "FORMAT_VERSION", "STATUSES"]
 
 FORMAT_VERSION = 1
-STATUSES = ("ready", "tainted")
+STATUSES = ("ready", "tainted", "deposed")  # deposed: replaced under create_before_destroy, deletion pending
 
 
 def _version() -> str:

@@ -28,6 +28,7 @@ class SleepyProvider(Provider):
             "fail": Attribute(type="bool"),
             "fail_after_create": Attribute(type="bool"),
             "marker_dir": Attribute(type="string", description="Directory where each create drops a file (counts creations)."),
+            "fail_delete_if_exists": Attribute(type="string", description="Deletes fail while this file exists."),
             "id": Attribute(type="string", computed=True),
             "output": Attribute(type="any", computed=True),
         }))
@@ -51,6 +52,11 @@ class SleepyProvider(Provider):
                 return ApplyResponse(None, diagnostics=d)
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         if req.action == DELETE:
+            flag = (req.prior_state or {}).get("fail_delete_if_exists")
+            if flag and os.path.exists(flag):
+                d = Diagnostics()
+                d.error("Sleepy delete failure", f"{req.address} refused to be deleted ({flag} exists)")
+                return ApplyResponse(None, diagnostics=d)
             return ApplyResponse(None)
         new = dict(req.planned_state)
         if new.get("id") is UNKNOWN:

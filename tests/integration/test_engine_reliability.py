@@ -133,3 +133,34 @@ def test_first_interrupt_finishes_in_flight_and_saves(tmp_path):
     assert len(st["resources"]) == len(created) == 2  # the two in flight finished, nothing new started
     r = wd.apply()
     assert "Resources: 4 added" in r.out
+
+
+def test_create_before_destroy_keeps_the_old_object_as_deposed_until_deleted(tmp_path):
+    wd = Workdir(tmp_path / "w", env=SLEEPY)
+    flag = str(tmp_path / "refuse-delete")
+    wd.write("main.hcl", f'''
+        sleepy "x" {{
+          input                 = "a"
+          fail_delete_if_exists = "{flag}"
+          lifecycle {{
+            create_before_destroy = true
+          }}
+        }}
+    ''')
+    wd.apply()
+    old_id = wd.resource("sleepy.x")["attributes"]["id"]
+    open(flag, "w").close()
+    r = wd.run("apply", "-auto-approve", "-no-color", "-replace=sleepy.x")
+    assert r.code == 1 and "refused to be deleted" in r.err
+    new_id = wd.resource("sleepy.x")["attributes"]["id"]
+    assert new_id != old_id
+    deposed = wd.resource("sleepy.x (deposed)")
+    assert deposed is not None and deposed["status"] == "deposed" and deposed["attributes"]["id"] == old_id
+    r = wd.plan()
+    assert "sleepy.x (deposed) will be destroyed" in r.out and "deposed" in r.out
+    os.remove(flag)
+    r = wd.apply()
+    assert "1 destroyed" in r.out
+    assert wd.resource("sleepy.x (deposed)") is None
+    assert wd.resource("sleepy.x")["attributes"]["id"] == new_id
+    assert wd.plan("-detailed-exitcode").code == 0
