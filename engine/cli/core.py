@@ -399,6 +399,13 @@ def destroy_cmd(targets, replace, refresh, refresh_only, parallelism, input_, va
     _apply_common(True, targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, auto_approve, None)
 
 
+@click.command("refresh")
+@_plan_options
+def refresh_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout):
+    """Read every object and record what changed outside trainform (like terraform refresh)."""
+    _apply_common(False, targets, replace, "true", True, parallelism, input_, vars, var_files, lock, lock_timeout, True, None)
+
+
 @click.command("show")
 @click.option("-json", "--json", "json_out", is_flag=True, help="Machine-readable output.")
 @color_flag

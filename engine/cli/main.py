@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("engine.cli.core", "plan_cmd", "Show what changes apply would make"),
     "apply": ("engine.cli.core", "apply_cmd", "Create or update infrastructure"),
     "destroy": ("engine.cli.core", "destroy_cmd", "Destroy previously-created infrastructure"),
+    "refresh": ("engine.cli.core", "refresh_cmd", "Update the state to match real objects (apply -refresh-only -auto-approve)"),
     "show": ("engine.cli.core", "show_cmd", "Show the current state or a saved plan"),
     "output": ("engine.cli.core", "output_cmd", "Show output values"),
     "graph": ("engine.cli.core", "graph_cmd", "Print the dependency graph in DOT format"),

@@ -223,6 +223,8 @@ def test_target_and_refresh_only(wd):
     wd.apply()
     r = wd.plan("-refresh-only", "-detailed-exitcode")
     assert r.code == 0
+    r = wd.run("refresh", "-no-color", check=True)
+    assert "0 added, 0 changed, 0 destroyed" in r.out
 
 
 def test_apply_without_terminal_needs_auto_approve(wd):
