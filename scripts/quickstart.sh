@@ -2,7 +2,7 @@
 # The README's main job: from a clean clone on a fresh Debian 12 machine (as root),
 # set up Docker, the base images and a local registry, then train the quickstart
 # CNN with trainform and print its accuracy.
-#   bash scripts/quickstart.sh
+#   bash scripts/quickstart.sh            (REGISTRY_PORT=5001 to use another port)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,8 +20,10 @@ fi
 export REGISTRY_USER REGISTRY_PASSWORD
 REGISTRY_USER=$(sed -n 1p "$CRED")
 REGISTRY_PASSWORD=$(sed -n 2p "$CRED")
-bash scripts/registry.sh start        # docker-registry with htpasswd auth on 127.0.0.1:5000
+export REGISTRY_PORT=${REGISTRY_PORT:-5000}
+bash scripts/registry.sh start        # docker-registry with htpasswd auth on 127.0.0.1:$REGISTRY_PORT
 
+export TRAINFORM_VAR_registry_address="127.0.0.1:$REGISTRY_PORT"
 export TRAINFORM_VAR_registry_username="$REGISTRY_USER"
 export TRAINFORM_VAR_registry_password="$REGISTRY_PASSWORD"
 
