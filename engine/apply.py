@@ -192,7 +192,7 @@ class Applier:
         return {}
 
     def _apply_instance(self, c: ResourceChange) -> bool:
-        from providers.base import ApplyRequest, PlanRequest, CREATE, UPDATE
+        from engine.providers import ApplyRequest, PlanRequest, CREATE, UPDATE
 
         s = self.s
         path = tuple(_path(c.module))
@@ -300,7 +300,7 @@ class Applier:
         self.state.resources[old.address] = old
 
     def _delete(self, c: ResourceChange) -> bool:
-        from providers.base import ApplyRequest, DELETE
+        from engine.providers import ApplyRequest, DELETE
 
         s = self.s
         prior = self.state.resources.get(c.address) if c.action == Action.DELETE else None

@@ -23,7 +23,7 @@ from engine.evaluate import (
 )
 from engine.plan.model import Action, DriftEntry, OutputChange, Plan, ResourceChange
 from engine.values import UNKNOWN, Sensitive, Unknown, contains_unknown, unmark
-from providers.registry import ProviderUnavailable
+from engine.providers.registry import ProviderUnavailable
 
 
 @dataclass
@@ -63,7 +63,7 @@ def _path_of(module: str) -> tuple:
 class Session:
     def __init__(self, config: Config, inputs: dict[str, Any], state, options: PlanOptions | None = None,
                  events: Events | None = None, working_dir: str = ".", input_diags: Diagnostics | None = None) -> None:
-        from providers.base import ProviderContext
+        from engine.providers import ProviderContext
 
         self.config = config
         self.inputs = inputs
@@ -96,20 +96,31 @@ class Session:
             cancelled=self.cancel,
             stopping=self.stop,
         )
-        self._configured: set[str] = set()
+        self._providers: dict[str, Any] = {}
         self.root_outputs: dict[str, Any] = {}
 
     # ------------------------------------------------------------ providers
     def provider(self, type_name: str):
-        from providers.registry import get_provider
+        """This session's instance of a type's provider, made and configured on first use."""
+        p = self._providers.get(type_name)
+        if p is None:
+            from engine.providers.registry import new_provider
 
-        p = get_provider(type_name)
-        if type_name not in self._configured:
             with self._lock:
-                if type_name not in self._configured:
+                p = self._providers.get(type_name)
+                if p is None:
+                    p = new_provider(type_name)
                     p.configure(self.provider_ctx)
-                    self._configured.add(type_name)
+                    self._providers[type_name] = p
         return p
+
+    def cancel_providers(self) -> None:
+        """Second interrupt: ask every provider of this session to cancel its work."""
+        for p in list(self._providers.values()):
+            try:
+                p.cancel()
+            except Exception:  # noqa: BLE001 - best effort while exiting
+                pass
 
     def lookup(self, id: str):
         addr = self.by_id.get(id)
@@ -329,11 +340,39 @@ class Session:
         self.diags.extend(d)
         return not d.has_errors
 
+    # ------------------------------------------------------------ upgrade
+    def upgrade_states(self) -> None:
+        """Instances stored under an older provider schema version: let the provider
+        upgrade them (in the prior state copy; the next write records the new version)."""
+        from engine.providers import UpgradeStateRequest
+
+        for inst in list(self.state.resources.values()):
+            try:
+                p = self.provider(inst.type)
+            except ProviderUnavailable:
+                continue  # reported where the configuration uses the type
+            if p is None:
+                continue
+            version = p.schema().version
+            if inst.schema_version >= version:
+                continue
+            try:
+                resp = p.upgrade_state(UpgradeStateRequest(address=inst.address, version=inst.schema_version, state=inst.attributes))
+            except Exception as e:  # noqa: BLE001 - a provider bug, reported as such
+                self.diags.error("Provider failed to upgrade state", f"The {inst.type} provider crashed upgrading {inst.address} from schema version {inst.schema_version} to {version}: {type(e).__name__}: {e}. This is a bug in the provider.", address=inst.address)
+                continue
+            for x in resp.diagnostics:
+                x.address = x.address or inst.address
+            self.diags.extend(resp.diagnostics)
+            if resp.state is not None and not resp.diagnostics.has_errors:
+                inst.attributes = resp.state
+                inst.schema_version = version
+
     # ------------------------------------------------------------ refresh
     def refresh(self) -> list[DriftEntry]:
         """Read every instance in state; update the prior state in place; return drift."""
         from concurrent.futures import ThreadPoolExecutor
-        from providers.base import ReadRequest
+        from engine.providers import ReadRequest
 
         drift: list[DriftEntry] = []
         insts = list(self.state.resources.values())
@@ -381,6 +420,11 @@ class Session:
         self.plan_obj = plan
         if self.graph is None:
             self.build_graph()
+        if self.diags.has_errors:
+            plan.errored = True
+            return plan
+        if not self.options.validate_only:
+            self.upgrade_states()
         if self.diags.has_errors:
             plan.errored = True
             return plan
@@ -605,7 +649,7 @@ class Session:
 
     def validate_resource(self, node) -> bool:
         """validate: evaluate the body once with unknown count/each; no provider plan."""
-        from providers.base import ValidateRequest
+        from engine.providers import ValidateRequest
         from engine.values import contains_unknown
 
         _, path, key = node
@@ -643,7 +687,7 @@ class Session:
         return provider, schema, config, sens
 
     def plan_instance(self, scope, res: Resource, address: str, index_key, binding: dict, prior, d: Diagnostics):
-        from providers.base import PlanRequest, ValidateRequest
+        from engine.providers import PlanRequest, ValidateRequest
 
         provider, schema, config, sens = self.eval_instance_config(scope, res, address, binding, d)
         if d.has_errors:

@@ -38,7 +38,7 @@ def node_label(node: tuple) -> str:
 
 class ModuleScope:
     def __init__(self, cfg: Config, root_dir: str) -> None:
-        from providers.registry import resource_types
+        from engine.providers.registry import resource_types
 
         self.cfg = cfg
         self.path = cfg.path
@@ -64,7 +64,7 @@ class ModuleScope:
 
 def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where: str = "", allow_self=False) -> list[tuple]:
     """The graph nodes a traversal reads, with diagnostics for undeclared names."""
-    from providers.registry import resource_types, get_provider
+    from engine.providers.registry import resource_types
 
     m = cfg.module
     path = cfg.path
@@ -130,7 +130,7 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
 
 
 def _check_resource_attr(res: Resource, steps, ref, diags: Diagnostics) -> None:
-    from providers.registry import get_provider
+    from engine.providers.registry import schema_of
 
     if not steps:
         return
@@ -146,13 +146,13 @@ def _check_resource_attr(res: Resource, steps, ref, diags: Diagnostics) -> None:
     if not steps or steps[0][0] != "attr":
         return
     name = steps[0][1]
-    from providers.registry import ProviderUnavailable
+    from engine.providers.registry import ProviderUnavailable
 
     try:
-        provider = get_provider(res.type)
+        schema = schema_of(res.type)
     except ProviderUnavailable:
         return  # reported once at the resource block
-    block = provider.schema().block
+    block = schema.block
     if name not in block.attributes and name not in block.blocks:
         known = list(block.attributes) + list(block.blocks)
         diags.error("Unsupported attribute", f'This object has no argument, nested block, or exported attribute named "{name}".{suggest(name, known)}', ref.range)

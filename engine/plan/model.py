@@ -111,7 +111,9 @@ class Plan:
     destroy: bool = False
     refresh_only: bool = False
     config_hash: str = ""
-    variables: dict = field(default_factory=dict)  # name -> plain value, or {"digest": ...} when sensitive
+    variables: dict = field(default_factory=dict)  # name -> {"value": v} or {"sensitive": True, "digest": ...}
+    options: dict = field(default_factory=dict)  # targets, replace, refresh: how it was planned
+    config_files: dict = field(default_factory=dict)  # relative path -> text: the configuration snapshot
     resource_changes: list[ResourceChange] = field(default_factory=list)
     output_changes: list[OutputChange] = field(default_factory=list)
     drift: list[DriftEntry] = field(default_factory=list)
@@ -153,6 +155,8 @@ class Plan:
             "refresh_only": self.refresh_only,
             "config_hash": self.config_hash,
             "variables": self.variables,
+            "options": self.options,
+            "config_files": self.config_files,
             "resource_changes": [c.to_json() for c in self.resource_changes],
             "output_changes": [o.to_json() for o in self.output_changes],
             "resource_drift": [d.to_json() for d in self.drift],
@@ -170,6 +174,8 @@ class Plan:
             refresh_only=d.get("refresh_only", False),
             config_hash=d.get("config_hash", ""),
             variables=d.get("variables", {}),
+            options=d.get("options", {}),
+            config_files=d.get("config_files", {}),
             resource_changes=[ResourceChange.from_json(c) for c in d.get("resource_changes", [])],
             output_changes=[OutputChange(**{**o, "action": Action(o["action"])}) for o in d.get("output_changes", [])],
             drift=[DriftEntry(**x) for x in d.get("resource_drift", [])],

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from engine.values import UNKNOWN, Unknown, contains_unknown
-from providers.base import (
+from engine.providers import UNKNOWN, Unknown, contains_unknown
+from engine.providers import (
     ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse,
     Provider, ReadRequest, ReadResponse, ResourceSchema, ImportRequest, ImportResponse, DELETE,
 )

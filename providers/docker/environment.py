@@ -44,9 +44,9 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 
-from engine.diagnostics import Diagnostics
-from engine.values import UNKNOWN, Unknown, contains_unknown
-from providers.base import (
+from engine.providers import Diagnostics
+from engine.providers import UNKNOWN, Unknown, contains_unknown
+from engine.providers import (
     DELETE, UPDATE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, NestedBlock, PlanRequest, PlanResponse,
     Provider, ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
 )

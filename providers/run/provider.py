@@ -30,9 +30,9 @@ import sys
 import threading
 import time
 
-from engine.diagnostics import Diagnostics
-from engine.values import UNKNOWN, Unknown, contains_unknown
-from providers.base import (
+from engine.providers import Diagnostics
+from engine.providers import UNKNOWN, Unknown, contains_unknown
+from engine.providers import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
     ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
 )
