@@ -172,7 +172,7 @@ class Operation:
 
         session = self._sessions.get(id(plan))
         if session is None:
-            session = self._session_for_saved(plan, parallelism)
+            session, plan = self._session_for_saved(plan, parallelism)
         if on_session is not None:
             on_session(session)
         new_state = self.state.copy()
@@ -186,7 +186,7 @@ class Operation:
                 journal.close()
         return result, session
 
-    def _session_for_saved(self, saved: Plan, parallelism: int | None) -> Session:
+    def _session_for_saved(self, saved: Plan, parallelism: int | None) -> tuple[Session, Plan]:
         d = Diagnostics()
         current = (None, 0) if self.fresh else (self.state.lineage, self.state.serial)
         if (saved.lineage, saved.serial) != current:
@@ -205,12 +205,9 @@ class Operation:
             d.error("Saved plan no longer matches", problem + " Nothing was changed. Create a new plan.")
         if d.has_errors:
             raise OperationError(d)
-        # the fresh plan is the saved one, with the providers' private data of now
-        for c in saved.resource_changes:
-            f = fresh.change(c.address)
-            if f is not None:
-                c.private = f.private
-        return session
+        # Same changes as saved, checked above; the fresh copy also holds the sensitive
+        # values that a plan file never stores, which the final per-resource plans need.
+        return session, fresh
 
 
 # ---------------------------------------------------------------- convenience
@@ -256,7 +253,7 @@ def _saved_config_and_inputs(saved: Plan, warnings: Diagnostics):
     from engine.config.loader import load_config
     from engine.config.variables import collect
     from engine.state import secrets
-    from engine.values import Sensitive, to_plain
+    from engine.values import Sensitive, Unknown, to_plain
 
     if not saved.config_files:
         raise _error("Saved plan has no configuration", "This plan file was written by an older trainform and does not hold its configuration snapshot, so it cannot be applied as saved. Create a new plan with this version.")
@@ -275,12 +272,12 @@ def _saved_config_and_inputs(saved: Plan, warnings: Diagnostics):
             continue
         given = inputs.get(name)
         value = to_plain(given.value if isinstance(given, Sensitive) else given)
-        if given is None:
+        if value is None or isinstance(value, Unknown):
             d.error("Sensitive variable not set", f'The saved plan was made with a value for the sensitive variable "{name}", which plan files never store. Set it again (TRAINFORM_VAR_{name} or a tfvars file) to the same value.')
         elif not secrets.matches(rec.get("digest"), value):
             d.error("Sensitive variable changed", f'The value given now for the sensitive variable "{name}" is not the one the plan was made with. Give the same value, or create a new plan.')
     if d.has_errors:
-        raise OperationError(d)
+        raise OperationError(d)  # before vd: "not set" says what to do about a sensitive one
     if vd.has_errors:
         raise OperationError(vd)
     warnings.extend(vd)
