@@ -18,22 +18,7 @@ from engine.config.model import Config, Resource
 from engine.diagnostics import Diagnostics, Range
 from engine.values import UNKNOWN, Sensitive, Unknown, TMap
 
-# graph node kinds
-VAR, LOCAL, OUTPUT, RES = "var", "local", "output", "res"
-
-
-def node_label(node: tuple) -> str:
-    kind, path, name = node[0], node[1], node[2]
-    prefix = "".join(f"module.{p}." for p in path)
-    if kind == RES:
-        return prefix + name
-    if kind == VAR:
-        return prefix + "var." + name
-    if kind == LOCAL:
-        return prefix + "local." + name
-    if kind == OUTPUT:
-        return prefix + "output." + name
-    return prefix + ":".join(str(x) for x in node[2:])
+from engine.graph.nodes import LocalNode, OutputNode, ResourceNode, VariableNode
 
 
 class ModuleScope:
@@ -79,7 +64,7 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
             hint = suggest(first, m.variables) or f' This variable can be declared with a variable "{first}" {{}} block.'
             diags.error("Reference to undeclared input variable", f'An input variable with the name "{first}" has not been declared.{hint}', ref.range)
             return []
-        return [(VAR, path, first)]
+        return [VariableNode(path, first)]
     if root == "local":
         if first is None:
             diags.error("Invalid reference", 'The "local" object must be followed by an attribute name, like local.name.', ref.range)
@@ -87,7 +72,7 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
         if first not in m.locals:
             diags.error("Reference to undeclared local value", f'A local value with the name "{first}" has not been declared.{suggest(first, m.locals)}', ref.range)
             return []
-        return [(LOCAL, path, first)]
+        return [LocalNode(path, first)]
     if root == "module":
         if first is None:
             diags.error("Invalid reference", 'The "module" object must be followed by a module name, like module.name.', ref.range)
@@ -101,11 +86,11 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
             return []
         out_name = steps[1][1] if len(steps) > 1 and steps[1][0] == "attr" else None
         if out_name is None:
-            return [(OUTPUT, child.path, o) for o in child.module.outputs]
+            return [OutputNode(child.path, o) for o in child.module.outputs]
         if out_name not in child.module.outputs:
             diags.error("Unsupported attribute", f'This object does not have an attribute named "{out_name}": module "{first}" declares no such output.{suggest(out_name, child.module.outputs)}', ref.range)
             return []
-        return [(OUTPUT, child.path, out_name)]
+        return [OutputNode(child.path, out_name)]
     if root in ("path", "terraform", "trainform"):
         return []
     if root in ("each", "count", "self"):
@@ -123,7 +108,7 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
             diags.error("Reference to undeclared resource", f'A {root} resource "{first}" has not been declared in {mod}.{suggest(first, names)}', ref.range)
             return []
         _check_resource_attr(res, steps[1:], ref, diags)
-        return [(RES, path, key)]
+        return [ResourceNode(path, key)]
     candidates = ["var", "local", "module", "path", "each", "count"] + sorted(rtypes)
     diags.error("Reference to undeclared resource", f'There is no resource type or object named "{root}".{suggest(root, candidates)}', ref.range)
     return []

@@ -22,7 +22,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine.core import Events, PlanOptions, Session
+from engine.events import Events
+from engine.plan.model import PlanOptions
+from engine.session import Session
 from engine.diagnostics import Diagnostics
 from engine.errors import TrainformError
 from engine.plan.model import Action, Plan

@@ -442,7 +442,8 @@ def _reevaluate_output(config, state, name):
     """State keeps only a digest of a sensitive output: compute it again from
     the configuration and current inputs, and check it against the digest."""
     from engine.config.variables import collect
-    from engine.core import PlanOptions, Session
+    from engine.plan.model import PlanOptions
+    from engine.session import Session
     from engine.state import secrets
     from engine.values import to_plain, unmark
     from engine.evaluate import split_marks
@@ -467,28 +468,37 @@ def _reevaluate_output(config, state, name):
 
 
 @click.command("graph")
-@click.option("-type", "--type", "graph_type", default="plan", type=click.Choice(["plan", "apply", "destroy"]), help="Which graph to print.")
+@click.option("-type", "--type", "graph_type", default="plan", type=click.Choice(["plan", "apply", "destroy"]), help="Which graph: plan (the configuration), apply or destroy (what executes a plan).")
+@click.option("-plan", "--plan", "planfile", metavar="FILE", help="Draw the apply graph of this saved plan.")
 @click.option("-o", "--o", "--output", "output", metavar="FILE", help="Write an image (.svg or .png) with graphviz's dot.")
+@var_options
 @color_flag
-def graph_cmd(graph_type, output):
-    """Print the dependency graph in DOT format."""
-    from engine.config.loader import load_config
-    from engine.core import PlanOptions, Session
-    from engine.evaluate import node_label
-    from engine.graph import to_dot
-    from engine.state import State
+def graph_cmd(graph_type, planfile, output, vars, var_files):
+    """Print the dependency graph in DOT format.
 
-    config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
-    if diags.has_errors or config is None:
-        fail(diags)
-    s = Session(config, {}, State.new(), PlanOptions())
-    d = s.build_graph()
-    if d.has_errors:
-        fail(d)
-    g = s.graph
-    if graph_type == "destroy":
-        g = g.reverse()
-    dot = to_dot(g, label=node_label)
+    -type=plan draws the configuration graph; -type=apply and -type=destroy
+    plan first (without refreshing) and draw the graph that would execute
+    that plan: one node per change, deletions ordered dependents first."""
+    from engine.graph import to_dot
+    from engine.graph.nodes import label_of
+
+    if planfile or graph_type != "plan":
+        g = _execution_graph(graph_type, planfile, vars, var_files)
+    else:
+        from engine.config.loader import load_config
+        from engine.plan.model import PlanOptions
+        from engine.session import Session
+        from engine.state import State
+
+        config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
+        if diags.has_errors or config is None:
+            fail(diags)
+        s = Session(config, {}, State.new(), PlanOptions())
+        d = s.build_graph()
+        if d.has_errors:
+            fail(d)
+        g = s.graph
+    dot = to_dot(g, label=label_of)
     if output:
         import shutil
         import subprocess
@@ -504,3 +514,30 @@ def graph_cmd(graph_type, output):
         click.echo(f"Wrote {output}")
         return
     click.echo(dot, nl=False)
+
+
+def _execution_graph(graph_type, planfile, vars, var_files):
+    """The apply graph of a saved plan, or of a fresh plan (destroy for -type=destroy)."""
+    from engine.apply import Applier
+    from engine.operations import Operation, OperationError, Settings, read_plan_file
+    from engine.plan.model import PlanOptions
+
+    try:
+        saved = read_plan_file(planfile) if planfile else None
+        settings = Settings(cli_vars=ordered_var_args(vars, var_files), lock=False)
+        with Operation(settings, plan_file=saved) as op:
+            if saved is not None:
+                opts = saved.options or {}
+                options = PlanOptions(destroy=saved.destroy, refresh=False, targets=list(opts.get("targets", [])),
+                                      replace=list(opts.get("replace", [])))
+            else:
+                options = PlanOptions(destroy=(graph_type == "destroy"), refresh=False)
+            plan, diags = op.plan(options)
+            if diags.has_errors or plan.errored:
+                fail(diags)
+            built = Applier(op.session_of(plan), saved or plan, None, None).build()
+    except OperationError as e:
+        fail(e.diagnostics)
+    if built.diags.has_errors:
+        fail(built.diags)
+    return built.graph

@@ -12,7 +12,20 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2  # 2: the plan carries its configuration snapshot and options
+
+
+@dataclass
+class PlanOptions:
+    """What to plan (the command's flags)."""
+
+    destroy: bool = False
+    refresh: bool = True
+    refresh_only: bool = False
+    targets: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    parallelism: int = 10
+    validate_only: bool = False  # evaluate with unknown inputs, call no provider plan
 
 
 class Action(str, enum.Enum):

@@ -84,7 +84,8 @@ def test_state_written_under_an_older_schema_is_upgraded(wd):
 
 def test_providers_are_made_per_operation(tmp_path, monkeypatch):
     from engine.config.loader import load_config
-    from engine.core import PlanOptions, Session
+    from engine.plan.model import PlanOptions
+    from engine.session import Session
     from engine.state import State
 
     monkeypatch.chdir(tmp_path)
@@ -98,7 +99,7 @@ def test_providers_are_made_per_operation(tmp_path, monkeypatch):
 
 def test_plan_and_apply_in_process(tmp_path, monkeypatch):
     from engine import operations
-    from engine.core import PlanOptions
+    from engine.plan.model import PlanOptions
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "main.hcl").write_text('value "a" {\n  input = "x"\n}\nvalue "b" {\n  input = value.a.output\n}\noutput "b" {\n  value = value.b.output\n}\n')
