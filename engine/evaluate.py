@@ -286,11 +286,9 @@ def references_of_body(body: ast.Body) -> list[ast.Traversal]:
 
 
 def instance_address(prefix: str, key: str, index_key) -> str:
-    if index_key is None:
-        return prefix + key
-    if isinstance(index_key, int):
-        return f"{prefix}{key}[{index_key}]"
-    return f'{prefix}{key}["{index_key}"]'
+    from engine.addrs import index_text
+
+    return prefix + key + index_text(index_key)
 
 
 def expand(res: Resource, ctx, diags: Diagnostics, address: str) -> list[tuple[Any, dict]] | None:

@@ -282,12 +282,13 @@ class ApplyGraphBuilder:
 
     def destroy_order(self, b: BuiltGraph) -> None:
         """Deletions run dependents first (the reverse of creation order)."""
+        from engine.addrs import Resource, parse_module
         from engine.plan.model import Action
 
         g = b.graph
         block_of: dict[str, list[str]] = {}
         for a, c in self.deleting.items():
-            block_of.setdefault(((c.module + ".") if c.module else "") + f"{c.type}.{c.name}", []).append(a)
+            block_of.setdefault(str(Resource(parse_module(c.module), c.type, c.name)), []).append(a)
         for a, c in self.deleting.items():
             for dep in c.dependencies:
                 targets = block_of.get(dep, [])

@@ -9,7 +9,8 @@ The result is a plain-data :class:`Plan` that engine.apply executes.
 
 from __future__ import annotations
 
-from engine.addrs import module_string
+from engine.addrs import Resource as AResource
+from engine.addrs import module_prefix, module_string, parse_module
 from engine.config.model import Resource
 from engine.diagnostics import Diagnostics
 from engine.evaluate import expand, instance_address, mark_paths, split_marks
@@ -61,7 +62,7 @@ class Planner:
         # instances in state whose block is gone from the configuration
         known_blocks = {(cfg.prefix + key) for cfg in self.session.config.walk() for key in cfg.module.resources}
         for inst in sorted(self.session.state.resources.values(), key=lambda i: i.address):
-            block = (inst.module + "." if inst.module else "") + f"{inst.type}.{inst.name}"
+            block = str(AResource(parse_module(inst.module), inst.type, inst.name))
             if inst.status == "deposed" and not self.options.refresh_only:
                 self._changes[inst.address] = self._delete_change(inst, "deposed: the object this one replaced (create_before_destroy) was never deleted, e.g. the apply was interrupted")
                 continue
@@ -128,7 +129,7 @@ class Planner:
         _, path, key = node
         scope = self.scopes[path]
         res = scope.module.resources[key]
-        prefix = "".join(f"module.{p}." for p in path)
+        prefix = module_prefix(path)
         block_address = prefix + key
         d = Diagnostics()
         module = module_string(path)
@@ -201,7 +202,7 @@ class Planner:
         _, path, key = node
         scope = self.scopes[path]
         res = scope.module.resources[key]
-        address = "".join(f"module.{p}." for p in path) + key
+        address = module_prefix(path) + key
         d = Diagnostics()
         binding = {}
         if res.count is not None:
@@ -315,7 +316,7 @@ class Planner:
         return ch
 
     def _triggered(self, res, scope) -> str | None:
-        prefix = "".join(f"module.{p}." for p in scope.path)
+        prefix = module_prefix(scope.path)
         for ref in res.lifecycle.replace_triggered_by:
             target = prefix + str(ref)
             for addr, ch in self._changes.items():
