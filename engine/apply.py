@@ -85,19 +85,19 @@ class Applier:
     def gather(self, n) -> bool:
         """All instances of a block are done: expose them as TYPE.NAME to expressions."""
         _, path, key = n
-        scope = self.s.scopes[path]
-        res = scope.module.resources[key]
-        items = []
-        module = module_string(path)
-        for a in self._addresses_of(module, key):
-            inst = self.state.resources.get(a)
-            if inst is None or inst.status == "deposed":
-                continue
-            v = self.inst_values.get(a)
-            if v is None:
-                v = mark_paths(inst.attributes, inst.sensitive_paths)
-            items.append((inst.index_key, v))
-        self.s.set_resource_values(scope, res, items)
+        for ip in self.s.module_instances(path):
+            scope = self.s.scopes[ip]
+            res = scope.module.resources[key]
+            items = []
+            for a in self._addresses_of(module_string(ip), key):
+                inst = self.state.resources.get(a)
+                if inst is None or inst.status == "deposed":
+                    continue
+                v = self.inst_values.get(a)
+                if v is None:
+                    v = mark_paths(inst.attributes, inst.sensitive_paths)
+                items.append((inst.index_key, v))
+            self.s.set_resource_values(scope, res, items)
         return True
 
     def _addresses_of(self, module: str, key: str) -> list[str]:
@@ -276,10 +276,12 @@ class Applier:
         from engine.values import to_plain
 
         if self.s.options.destroy:
-            self.state.outputs = {}
-            self.journal.record_outputs({})
+            if self.s.targets is None:  # a targeted destroy leaves the outputs alone
+                self.state.outputs = {}
+                self.journal.record_outputs({})
             return
-        outs = {}
+        # outputs left out by -target keep their prior values
+        outs = {k: v for k, v in self.state.outputs.items() if k in self.s.skipped_outputs}
         for name, value in sorted(self.s.root_outputs.items()):
             sens = isinstance(value, Sensitive) or self.s.config.module.outputs[name].sensitive
             plain = to_plain(split_marks(unmark(value)))

@@ -417,12 +417,16 @@ class Loader:
         for aname, attr in attrs.items():
             if aname == "depends_on":
                 call.depends_on = _traversal_list(attr, self.diags, "depends_on")
-            elif aname in ("count", "for_each"):
-                self.diags.error("Unsupported argument", f'"{aname}" on module calls is not supported yet; use it on the resources inside the module.', attr.name_range)
+            elif aname == "count":
+                call.count = attr.expr
+            elif aname == "for_each":
+                call.for_each = attr.expr
             elif aname in ("version", "providers"):
                 self.diags.error("Unsupported argument", f'"{aname}" is not used by trainform\'s local modules.', attr.name_range)
             else:
                 call.args[aname] = attr
+        if call.count is not None and call.for_each is not None:
+            self.diags.error("Invalid combination of \"count\" and \"for_each\"", 'The "count" and "for_each" meta-arguments are mutually-exclusive, only one should be used.', call.for_each.range)
         for blk in block.body.blocks:
             self.diags.error("Unsupported block type", f'Blocks of type "{blk.type}" are not expected here.', blk.type_range)
         module.module_calls[name] = call

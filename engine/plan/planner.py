@@ -10,7 +10,7 @@ The result is a plain-data :class:`Plan` that engine.apply executes.
 from __future__ import annotations
 
 from engine.addrs import Resource as AResource
-from engine.addrs import module_prefix, module_string, parse_module
+from engine.addrs import module_prefix, module_string, parse_module, split_step, static_path
 from engine.config.model import Resource
 from engine.diagnostics import Diagnostics
 from engine.evaluate import expand, instance_address, mark_paths, split_marks
@@ -32,6 +32,7 @@ class Planner:
         self.targets = None
         self._changes: dict[str, ResourceChange] = {}
         self._ancestors: dict = {}
+        self._walked: set = set()  # (module instance string, TYPE.NAME) of every block instance walked
 
     def plan(self) -> Plan:
         from engine import __version__
@@ -59,18 +60,24 @@ class Planner:
         result = walk(s.graph, fn, self.options.parallelism, sort_key=label_of, stop=s.stop, is_light=lambda n: n.is_light(self))
         if result.failed or self.session.diags.has_errors:
             plan.errored = True
-        # instances in state whose block is gone from the configuration
+        # instances in state whose block (or module instance) is gone from the configuration
         known_blocks = {(cfg.prefix + key) for cfg in self.session.config.walk() for key in cfg.module.resources}
         for inst in sorted(self.session.state.resources.values(), key=lambda i: i.address):
-            block = str(AResource(parse_module(inst.module), inst.type, inst.name))
+            ipath = parse_module(inst.module)
+            spath = static_path(ipath)
+            block = str(AResource(spath, inst.type, inst.name))
             if inst.status == "deposed" and not self.options.refresh_only:
                 self._changes[inst.address] = self._delete_change(inst, "deposed: the object this one replaced (create_before_destroy) was never deleted, e.g. the apply was interrupted")
                 continue
-            if block in known_blocks or inst.address in self._changes:
+            if inst.address in self._changes or (inst.module, f"{inst.type}.{inst.name}") in self._walked:
                 continue
+            if block in known_blocks and not self._module_gone(ipath):
+                continue  # not walked because the plan failed first
             if self.targets is not None and not self.targets.matches(inst.address):
                 continue
-            ch = self._delete_change(inst, f"because {block} is not in configuration")
+            gone = self._module_gone(ipath)
+            why = f"because {module_string(gone)} is not in configuration" if gone else f"because {block} is not in configuration"
+            ch = self._delete_change(inst, why)
             self._changes[inst.address] = ch
         if self.options.refresh_only:
             plan.resource_changes = []
@@ -79,8 +86,25 @@ class Planner:
         self._plan_outputs(plan)
         return plan
 
+    def _module_gone(self, ipath: tuple) -> tuple:
+        """The first module instance of ``ipath`` that the configuration no longer
+        has (a removed call, key or index); () when all exist or were not expanded."""
+        cfg = self.session.config
+        for i, step in enumerate(ipath):
+            name, _ = split_step(step)
+            cfg = cfg.children.get(name)
+            if cfg is None:
+                return ipath[:i + 1]
+            if not self.session.expanded(cfg.path):
+                return ()
+            if ipath[:i + 1] not in self.session.module_instances(cfg.path):
+                return ipath[:i + 1]
+        return ()
+
     def _plan_outputs(self, plan: Plan) -> None:
         prior = self.session.state.outputs
+        if self.options.destroy and self.targets is not None:
+            return  # a targeted destroy leaves the outputs alone, as Terraform does
         if self.options.destroy:
             for name in sorted(prior):
                 plan.output_changes.append(OutputChange(name, Action.DELETE, before=prior[name].get("value"), sensitive=prior[name].get("sensitive", False)))
@@ -99,16 +123,19 @@ class Planner:
                 same = (not unknown) and (secrets.matches(old.get("value"), value_plain) if old.get("sensitive") else old.get("value") == value_plain)
                 action = Action.NOOP if same else Action.UPDATE
             plan.output_changes.append(OutputChange(name, action, before=None if old is None else old.get("value"), after=None if unknown else value_plain, after_unknown=unknown, sensitive=sens))
-        for name in sorted(set(prior) - set(self.session.root_outputs)):
+        for name in sorted(set(prior) - set(self.session.root_outputs) - self.session.skipped_outputs):
             plan.output_changes.append(OutputChange(name, Action.DELETE, before=prior[name].get("value"), sensitive=prior[name].get("sensitive", False)))
 
     def use_prior(self, node) -> bool:
         """An untargeted resource: expose its prior state, plan nothing."""
         _, path, key = node
-        scope = self.scopes[path]
-        res = scope.module.resources[key]
-        insts = list(self.session.block_instances(module_string(path), key).values())
-        self.session.set_resource_values(scope, res, [(i.index_key, mark_paths(i.attributes, i.sensitive_paths)) for i in insts])
+        for ip in self.session.module_instances(path):
+            scope = self.scopes[ip]
+            res = scope.module.resources[key]
+            module = module_string(ip)
+            self._walked.add((module, key))
+            insts = list(self.session.block_instances(module, key).values())
+            self.session.set_resource_values(scope, res, [(i.index_key, mark_paths(i.attributes, i.sensitive_paths)) for i in insts])
         return True
 
     def resource_is_light(self, node) -> bool:
@@ -126,13 +153,24 @@ class Planner:
         return self.plan_resource(node)
 
     def plan_resource(self, node) -> bool:
-        _, path, key = node
+        """A resource block, in every instance of its module."""
+        ok = True
+        for ip in self.session.module_instances(node[1]):
+            ok = self._plan_resource_in(node, ip) and ok
+        return ok
+
+    def _wanted(self, node, address: str) -> bool:
+        return self.targets is None or self.targets.wants(label_of(node), address)
+
+    def _plan_resource_in(self, node, path) -> bool:
+        key = node[2]
         scope = self.scopes[path]
         res = scope.module.resources[key]
         prefix = module_prefix(path)
         block_address = prefix + key
         d = Diagnostics()
         module = module_string(path)
+        self._walked.add((module, key))
         prior_insts = self.session.block_instances(module, key)
         if self.options.destroy:
             # Evaluate the configuration of what is being destroyed where it still
@@ -145,8 +183,11 @@ class Planner:
                 bindings[k] = binding
             items = []
             for k, inst in sorted(prior_insts.items(), key=lambda kv: str(kv[0])):
-                self._changes[inst.address] = self._delete_change(inst, None, res)
                 live = inst.attributes
+                if not self._wanted(node, inst.address):
+                    items.append((k, mark_paths(live, inst.sensitive_paths)))
+                    continue
+                self._changes[inst.address] = self._delete_change(inst, None, res)
                 if k in bindings:
                     cd = Diagnostics()
                     _, _, config, _ = self.session.instance_config(scope, res, inst.address, bindings[k], cd)
@@ -169,7 +210,7 @@ class Planner:
         for index_key, binding in instances:
             seen.add(index_key)
             address = instance_address(prefix, key, index_key)
-            if self.targets is not None and self.targets.instance_filtered(block_address) and not self.targets.matches(address):
+            if not self._wanted(node, address):
                 # untargeted sibling instance
                 inst = prior_insts.get(index_key)
                 if inst is not None:
@@ -181,7 +222,7 @@ class Planner:
                 value = UNKNOWN
             items.append((index_key, value))
         for k, inst in prior_insts.items():
-            if k not in seen:
+            if k not in seen and self._wanted(node, inst.address):
                 if isinstance(k, int) and res.count is not None:
                     why = f"because index [{k}] is out of range for count"
                 elif isinstance(k, str) and res.for_each is not None:
@@ -200,6 +241,7 @@ class Planner:
         from engine.providers import ValidateRequest
 
         _, path, key = node
+        path = self.session.module_instances(path)[0]  # validate: one instance per module
         scope = self.scopes[path]
         res = scope.module.resources[key]
         address = module_prefix(path) + key
@@ -326,7 +368,7 @@ class Planner:
         return None
 
     def _dependencies(self, scope, res) -> list[str]:
-        node = (RES, scope.path, res.key)
+        node = (RES, scope.cfg.path, res.key)
         out = set()
         for a in self._ancestor_resources(node):
             out.add(label_of(a))
