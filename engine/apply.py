@@ -97,6 +97,11 @@ class Applier:
                 if v is None:
                     v = mark_paths(inst.attributes, inst.sensitive_paths)
                 items.append((inst.index_key, v))
+            if not items and self.s.targets is not None:
+                from engine.values import UNKNOWN
+
+                scope.values[res.type][res.name] = UNKNOWN  # left out by -target, as in the plan
+                continue
             self.s.set_resource_values(scope, res, items)
         return True
 
@@ -286,6 +291,8 @@ class Applier:
             sens = isinstance(value, Sensitive) or self.s.config.module.outputs[name].sensitive
             plain = to_plain(split_marks(unmark(value)))
             if contains_unknown(value):
+                if name in self.state.outputs and self.s.targets is not None:
+                    outs[name] = self.state.outputs[name]  # not computable under -target: keep
                 continue
             outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
         self.state.outputs = outs

@@ -91,9 +91,6 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
                 rest = rest[1:]  # module.m["k"].out / module.m[0].out
             else:
                 rest = ()  # the whole list/map of instances (for expressions, splats)
-        elif rest and rest[0][0] == "index":
-            diags.error("Unexpected module instance key", f'Because module "{first}" does not have "count" or "for_each" set, references to it must not include an index key. Remove the bracketed index to refer to the single instance of this module.', ref.range)
-            return []
         out_name = rest[0][1] if rest and rest[0][0] == "attr" else None
         if out_name is None:
             return [OutputNode(child.path, o) for o in child.module.outputs]

@@ -234,6 +234,13 @@ def expand_module(session, node) -> bool:
     _, parent, name = node
     path = parent + (name,)
     call = session.config.descendant(parent).module.module_calls[name]
+    if session.targets is not None and not session.targets.covers_module(path):
+        # -target leaves the whole module out: its keys are not evaluated (they may
+        # be what the targeted resources are about to make known)
+        for pip in session.module_instances(parent):
+            session.scopes[pip].values["module"][name] = UNKNOWN
+        session.set_module_instances(path, [])
+        return True
     d = Diagnostics()
     instances = []
     ok = True

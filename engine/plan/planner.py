@@ -135,6 +135,10 @@ class Planner:
             module = module_string(ip)
             self._walked.add((module, key))
             insts = list(self.session.block_instances(module, key).values())
+            if not insts and not self.options.destroy:
+                # not planned and not in state: unknown, as Terraform evaluates a pending resource
+                scope.values[res.type][res.name] = UNKNOWN
+                continue
             self.session.set_resource_values(scope, res, [(i.index_key, mark_paths(i.attributes, i.sensitive_paths)) for i in insts])
         return True
 
@@ -207,6 +211,7 @@ class Planner:
         ok = True
         items = []
         seen = set()
+        planned_any = False
         for index_key, binding in instances:
             seen.add(index_key)
             address = instance_address(prefix, key, index_key)
@@ -216,6 +221,7 @@ class Planner:
                 if inst is not None:
                     items.append((index_key, mark_paths(inst.attributes, inst.sensitive_paths)))
                 continue
+            planned_any = True
             value = self.plan_instance(scope, res, address, index_key, binding, prior_insts.get(index_key), d)
             if value is None:
                 ok = False
@@ -232,7 +238,10 @@ class Planner:
                 else:
                     why = f"because {block_address} no longer uses count or for_each"
                 self._changes[inst.address] = self._delete_change(inst, why, res)
-        self.session.set_resource_values(scope, res, items)
+        if instances and not planned_any and not prior_insts:
+            scope.values[res.type][res.name] = UNKNOWN  # -target left out this module instance's block
+        else:
+            self.session.set_resource_values(scope, res, items)
         self.session.diags.extend(d)
         return ok and not d.has_errors
 

@@ -110,6 +110,11 @@ class Targets:
     def covers(self, node) -> bool:
         return node in self.nodes
 
+    def covers_module(self, path: tuple) -> bool:
+        """Whether the plan covers any resource of the module at static ``path`` (or below)."""
+        n = len(path)
+        return any(node[1][:n] == path for node in self.nodes)
+
     def matches(self, address: str) -> bool:
         return matches_target(address, self.targets)
 
