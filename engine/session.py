@@ -55,6 +55,9 @@ class Session:
         self.sensitive: dict[str, list] = {}  # address -> sensitive paths
         self.root_outputs: dict[str, Any] = {}
         self.skipped_outputs: set[str] = set()  # root outputs left out by -target (prior values kept)
+        # console: evaluate every expression from the prior state (plans nothing, prunes
+        # nothing; a resource not in state is null, as in Terraform's eval walk)
+        self.evaluate_all = False
         self._providers: dict[str, Any] = {}
         self._block_index: dict | None = None
         self.provider_ctx = ProviderContext(
@@ -87,7 +90,7 @@ class Session:
     def pruned(self, node) -> bool:
         """-target: a variable, local or output that reads untargeted resources is not evaluated."""
         t = self.targets
-        return t is not None and node in t.pruned
+        return t is not None and not self.evaluate_all and node in t.pruned
 
     # ------------------------------------------------------------ module instances
     def module_instances(self, path: tuple) -> list[tuple]:

@@ -56,7 +56,9 @@ def _check_expansions(session, include_eval_errors: bool) -> Diagnostics:
     d = Diagnostics()
     for cfg in session.config.walk():
         scope = session.scopes[cfg.path]
-        for key, res in cfg.module.resources.items():
+        blocks = [(cfg.prefix + key, res) for key, res in cfg.module.resources.items()]
+        blocks += [(cfg.prefix + "module." + name, call) for name, call in cfg.module.module_calls.items()]
+        for address, res in blocks:
             expr = res.count if res.count is not None else res.for_each
             if expr is None:
                 continue
@@ -67,7 +69,7 @@ def _check_expansions(session, include_eval_errors: bool) -> Diagnostics:
                 continue
             if contains_unknown(value):
                 continue
-            expand(res, scope.ctx(), d, cfg.prefix + key)
+            expand(res, scope.ctx(), d, address)
     return d
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.config.model import Config, Resource
+from engine.config.model import Config, ModuleCall, Resource
 from engine.diagnostics import Diagnostics
 from engine.graph.dag import Graph, find_cycle
 from engine.graph.nodes import (
@@ -132,10 +132,7 @@ class PlanGraphBuilder:
                 continue
             node = ModuleExpandNode(cfg.path[:-1], call.name)
             for ref in (call.count or call.for_each).references():
-                if ref.root in ("each", "count"):
-                    d.error(f'Invalid "{ref.root}" reference', f'The "{ref.root}" object cannot be used in the "count" or "for_each" argument of the module call that defines it.', ref.range)
-                    continue
-                _check_special(ref, None, d)
+                _check_special(ref, None, d)  # each/count do not exist yet here
                 for dep in resolve_reference(parent, ref, d):
                     g.add_edge(dep, node)
             for n in list(g.nodes):
@@ -193,7 +190,7 @@ class PlanGraphBuilder:
             b.targets = Targets(b.graph, self.target_list, self.destroy)
 
 
-def _check_special(ref, res, d: Diagnostics) -> None:
+def _check_special(ref, res: Resource | ModuleCall | None, d: Diagnostics) -> None:
     """each/count/self used where they do not exist (``res``: the resource or module call)."""
     if ref.root == "each" and (res is None or res.for_each is None):
         d.error('Reference to "each" in context without for_each', 'The "each" object can be used only in "module" or "resource" blocks, and only when the "for_each" argument is set.', ref.range)

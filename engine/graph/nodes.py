@@ -234,13 +234,9 @@ def expand_module(session, node) -> bool:
     _, parent, name = node
     path = parent + (name,)
     call = session.config.descendant(parent).module.module_calls[name]
-    if session.targets is not None and not session.targets.covers_module(path):
-        # -target leaves the whole module out: its keys are not evaluated (they may
-        # be what the targeted resources are about to make known)
-        for pip in session.module_instances(parent):
-            session.scopes[pip].values["module"][name] = UNKNOWN
-        session.set_module_instances(path, [])
-        return True
+    # -target leaves this module out: keys that cannot be evaluated (they may be what
+    # the targeted resources are about to make known) are no error, just no instances
+    optional = session.targets is not None and not session.targets.covers_module(path)
     d = Diagnostics()
     instances = []
     ok = True
@@ -252,11 +248,15 @@ def expand_module(session, node) -> bool:
             pscope.values["module"][name] = UNKNOWN
             instances.append((pip + (name,), binding))
             continue
-        keys = expand(call, pscope.ctx(), d, module_prefix(pip) + "module." + name)
+        kd = Diagnostics()
+        keys = expand(call, pscope.ctx(), kd, module_prefix(pip) + "module." + name)
         if keys is None:
             pscope.values["module"][name] = UNKNOWN
-            ok = False
+            if not optional:
+                d.extend(kd)
+                ok = False
             continue
+        d.extend(kd)
         pscope.values["module"][name] = [{} for _ in keys] if call.count is not None else {k: {} for k, _ in keys}
         instances.extend((pip + (module_step(name, k),), binding) for k, binding in keys)
     if ok:

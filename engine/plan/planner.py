@@ -135,7 +135,7 @@ class Planner:
             module = module_string(ip)
             self._walked.add((module, key))
             insts = list(self.session.block_instances(module, key).values())
-            if not insts and not self.options.destroy:
+            if not insts and not self.options.destroy and not self.session.evaluate_all:
                 # not planned and not in state: unknown, as Terraform evaluates a pending resource
                 scope.values[res.type][res.name] = UNKNOWN
                 continue

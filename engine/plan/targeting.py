@@ -21,7 +21,14 @@ not yet created cannot fail an ``-target=environment.x`` plan.
 
 from __future__ import annotations
 
-from engine.addrs import AddressError, parse_instance, parse_module, split_step, static_path, module_string
+from engine.addrs import (
+    AddressError,
+    module_string,
+    parse_instance,
+    parse_module,
+    split_step,
+    static_path,
+)
 from engine.graph.nodes import MODULE, RES, label_of
 
 __all__ = ["Targets", "matches_target"]
@@ -124,7 +131,7 @@ class Targets:
         target (a dependency; destroy: a dependent) in the target's module instances."""
         apath = None
         for t in self.targets:
-            if address == t or address.startswith(t + "[") or address.startswith(t + "."):
+            if address == t or address.startswith((t + "[", t + ".")):
                 return True
             if block_label in self._related[t]:
                 if apath is None:

@@ -269,3 +269,12 @@ def test_destroy_target_includes_dependents(tmp_path):
     r = wd.run("destroy", "-auto-approve", "-no-color", "-target", "value.a")
     assert "Destroy complete! Resources: 2 destroyed." in r.out, r.text
     assert _addresses(wd) == ["value.c"]
+
+
+def test_console_and_validate_see_module_instances(wd):
+    assert wd.run("validate", "-no-color").code == 0
+    wd.apply(check=True)
+    r = wd.run("console", input='module.trial["b"].steps\nmodule.copy[0].acc\n')
+    assert '"b-0"' in r.out and '"b-1"' in r.out and "0.5" in r.out, r.text
+    r = wd.run("state", "show", "-no-color", 'module.trial["a"].module.step[0].value.s')
+    assert r.code == 0 and '"a-0"' in r.out, r.text
