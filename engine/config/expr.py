@@ -487,7 +487,7 @@ def _eval_tuple(e: ast.TupleCons, ctx: EvalContext) -> Any:
 
 
 def _object_key(k: Any, rng: Range, what: str = "") -> Any:
-    k, _ = _unmark(k)
+    """The string key for an object/for-expression key value (marks already removed by the caller)."""
     if isinstance(k, Unknown):
         return UNKNOWN
     if k is None:
@@ -503,16 +503,19 @@ def _object_key(k: Any, rng: Range, what: str = "") -> Any:
 def _eval_object(e: ast.ObjectCons, ctx: EvalContext) -> Any:
     out: dict = {}
     unknown = False
+    sensitive = False  # a sensitive key marks the whole object (HCL does the same)
     for key_expr, value_expr in e.items:
         name = key_expr.literal_name()
         if name is None:
-            name = _object_key(_eval(key_expr.wrapped, ctx), key_expr.range)
+            k, ks = _unmark(_eval(key_expr.wrapped, ctx))
+            sensitive = sensitive or ks
+            name = _object_key(k, key_expr.range)
         value = _eval(value_expr, ctx)
         if isinstance(name, Unknown):
             unknown = True
             continue
         out[name] = value
-    return UNKNOWN if unknown else out
+    return UNKNOWN if unknown else _mark(out, sensitive)
 
 
 def _eval_object_key(e: ast.ObjectKey, ctx: EvalContext) -> Any:
@@ -565,7 +568,9 @@ def _eval_for(e: ast.ForExpr, ctx: EvalContext) -> Any:
         if e.key_expr is None:
             items.append(_eval(e.value_expr, sub))
             continue
-        key = _object_key(_eval(e.key_expr, sub), e.key_expr.range,
+        key, ks = _unmark(_eval(e.key_expr, sub))
+        sensitive = sensitive or ks  # a sensitive key marks the whole result, as in HCL
+        key = _object_key(key, e.key_expr.range,
                           "Key expression in 'for' expression must not produce a null value.")
         value = _eval(e.value_expr, sub)
         if isinstance(key, Unknown):
@@ -574,8 +579,9 @@ def _eval_for(e: ast.ForExpr, ctx: EvalContext) -> Any:
         if e.group:
             obj.setdefault(key, []).append(value)
         elif key in obj:
+            shown = "(sensitive value)" if ks else _quote(key)
             _fail("Duplicate object key",
-                  f'Two different items produced the key "{key}" in this \'for\' expression. If duplicates are '
+                  f"Two different items produced the key {shown} in this 'for' expression. If duplicates are "
                   "expected, use the ellipsis (...) after the value expression to enable grouping by key.",
                   e.key_expr.range)
         else:
@@ -583,6 +589,13 @@ def _eval_for(e: ast.ForExpr, ctx: EvalContext) -> Any:
     if unknown:
         return UNKNOWN
     return _mark(obj if e.key_expr is not None else items, sensitive)
+
+
+def _quote(s: str) -> str:
+    """Go's %q of a string, as HCL's messages print keys."""
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
 
 
 # --------------------------------------------------------------------------- templates

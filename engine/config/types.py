@@ -682,7 +682,11 @@ def convert(value: Any, want: Type, path: tuple = ()) -> Any:
     sensitive marks are kept on the converted value.
     """
     if isinstance(value, Sensitive):
-        return Sensitive(convert(value.value, want, path))
+        try:
+            return Sensitive(convert(value.value, want, path))
+        except ConversionError as e:
+            # the path below a sensitive value may name its map keys: stop it at the mark
+            raise ConversionError(e.message, path) from None
     if isinstance(value, Unknown):
         return value if want is DYNAMIC else Unknown(want)
     if value is None:

@@ -25,7 +25,8 @@ def _tostring(v):
     try:
         return convert(v, STRING)
     except ConversionError:
-        raise FunctionError(f"cannot convert {_kind(v)} to string", 0) from None
+        raise FunctionError(f"cannot convert {_kind(v)} to string", 0,
+                            sensitive_message=f"cannot convert this sensitive {_kind(v)} to string") from None
 
 
 @register("tonumber", [Param("v", DYNAMIC, allow_null=True)])
@@ -37,8 +38,10 @@ def _tonumber(v):
     except ConversionError:
         if isinstance(v, str):
             raise FunctionError(f'cannot convert "{v}" to number; given string must be a decimal '
-                                "representation of a number", 0) from None
-        raise FunctionError(f"cannot convert {_kind(v)} to number", 0) from None
+                                "representation of a number", 0,
+                                sensitive_message="cannot convert this sensitive string to number") from None
+        raise FunctionError(f"cannot convert {_kind(v)} to number", 0,
+                            sensitive_message=f"cannot convert this sensitive {_kind(v)} to number") from None
 
 
 @register("tobool", [Param("v", DYNAMIC, allow_null=True)])
@@ -50,8 +53,10 @@ def _tobool(v):
     except ConversionError:
         if isinstance(v, str):
             raise FunctionError(f'cannot convert "{v}" to bool; only the strings "true" or "false" '
-                                "are allowed", 0) from None
-        raise FunctionError(f"cannot convert {_kind(v)} to bool", 0) from None
+                                "are allowed", 0,
+                                sensitive_message="cannot convert this sensitive string to bool") from None
+        raise FunctionError(f"cannot convert {_kind(v)} to bool", 0,
+                            sensitive_message=f"cannot convert this sensitive {_kind(v)} to bool") from None
 
 
 def _coll(v, t, what):
