@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "Unknown", "UNKNOWN", "Sensitive", "TList", "TSet", "TMap",
     "is_unknown", "is_sensitive", "contains_unknown", "unmark", "mark_sensitive", "to_plain",
+    "sensitive_values_seen",
 ]
 
 
@@ -51,6 +52,39 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
+# Every scalar that carried a sensitive mark in this process, recorded as the
+# mark is created.  Marks are created wherever a secret is derived (a function
+# result, an operator, a conversion, a value read back from state), so this
+# holds upper(var.pw) and base64encode(var.pw) as well as var.pw itself: the
+# crash handler (engine.cli.crash) redacts all of them from crash reports.
+_SEEN_SENSITIVE: set = set()
+
+
+def _remember(v: Any) -> None:
+    if isinstance(v, str):
+        if v:
+            _SEEN_SENSITIVE.add(v)
+    elif isinstance(v, bool) or v is None or isinstance(v, (Unknown, Sensitive)):
+        return
+    elif isinstance(v, (int, float, Decimal)):
+        try:
+            _SEEN_SENSITIVE.add(v)
+        except TypeError:  # a signalling NaN cannot be hashed, and cannot be a secret worth hiding
+            pass
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            _remember(k)
+            _remember(x)
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            _remember(x)
+
+
+def sensitive_values_seen() -> frozenset:
+    """Scalars that carried a sensitive mark so far in this process (see ``_remember``)."""
+    return frozenset(_SEEN_SENSITIVE)
+
+
 class Sensitive:
     """A value marked sensitive: shown as ``(sensitive value)``, stored only as a digest."""
 
@@ -58,6 +92,7 @@ class Sensitive:
 
     def __init__(self, value: Any) -> None:
         self.value = value.value if isinstance(value, Sensitive) else value
+        _remember(self.value)
 
     def __repr__(self) -> str:
         return "Sensitive(...)"

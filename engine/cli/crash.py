@@ -1,26 +1,91 @@
 """Crash logs: a bug prints one short line; the traceback goes to a file.
 
-Secrets never land in a crash file: local variables are not dumped, and any
-string registered with :func:`register_secret` is redacted from the text.
+Secrets never land in a crash report (the file or the one-line message):
+local variables are not dumped, and every value that carried a sensitive mark
+during the command is redacted -- the raw variable values registered with
+:func:`register_secret` and every scalar recorded by ``engine.values`` as its
+mark was created (so derived secrets such as ``upper(var.pw)``,
+``base64encode(var.pw)`` or ``sensitive("literal")`` go too).  Each is removed
+in the forms a traceback or message may print it: as is, Python-repr and JSON
+escaped (quotes, backslashes, unicode), base64 (standard and URL-safe) and
+URL-encoded, and escaped twice (a repr of a message that holds a repr).
+
+Values shorter than :data:`MIN_LENGTH` characters are not redacted: replacing
+every "1" would make the log useless, and such a secret cannot be hidden by
+text replacement anyway.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 import traceback
+from decimal import Decimal
+from urllib.parse import quote, quote_plus
+
+MIN_LENGTH = 3
+REDACTED = "(sensitive value)"
 
 _SECRETS: set[str] = set()
 
 
 def register_secret(value: str) -> None:
-    if isinstance(value, str) and len(value) >= 3:
+    if isinstance(value, str) and value:
         _SECRETS.add(value)
 
 
+def _text_forms(v) -> set[str]:
+    """The strings a value may be printed as (str, repr of numbers)."""
+    if isinstance(v, str):
+        return {v}
+    if isinstance(v, bool) or v is None:
+        return set()
+    forms = {str(v), repr(v)}
+    if isinstance(v, (float, Decimal)):
+        try:
+            from engine.config.types import format_number
+
+            forms.add(format_number(v))
+        except Exception:  # noqa: BLE001 - only a printing variant
+            pass
+    return forms
+
+
+def _escapes(s: str) -> set[str]:
+    return {s, repr(s)[1:-1], json.dumps(s)[1:-1], json.dumps(s, ensure_ascii=False)[1:-1],
+            repr(s.encode("utf-8"))[2:-1]}
+
+
+def _encodings(s: str) -> set[str]:
+    raw = s.encode("utf-8")
+    b64 = base64.b64encode(raw).decode("ascii")
+    ub64 = base64.urlsafe_b64encode(raw).decode("ascii")
+    return {b64, b64.rstrip("="), ub64, ub64.rstrip("="), quote(s, safe=""), quote(s), quote_plus(s),
+            raw.hex()}
+
+
+def secret_forms() -> list[str]:
+    """Every printed form of every secret of this process, longest first."""
+    from engine.values import sensitive_values_seen
+
+    texts: set[str] = set()
+    for v in set(_SECRETS) | set(sensitive_values_seen()):
+        texts |= _text_forms(v)
+    forms: set[str] = set()
+    for t in texts:
+        if len(t) < MIN_LENGTH:
+            continue
+        for once in _escapes(t) | _encodings(t):
+            forms |= _escapes(once)  # escaped twice: a repr of a message holding a repr
+    return sorted((f for f in forms if len(f) >= MIN_LENGTH), key=len, reverse=True)
+
+
 def redact(text: str) -> str:
-    for s in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(s, "(sensitive value)")
+    for s in secret_forms():
+        if s in text:
+            text = text.replace(s, REDACTED)
     return text
 
 
