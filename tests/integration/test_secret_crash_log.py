@@ -11,7 +11,7 @@ import base64
 import json
 import os
 import re
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -38,11 +38,11 @@ CASES = {
     "upper": ("upper(var.pw)", [SECRET.upper(), SECRET]),
     "base64": ("base64encode(var.pw)", [base64.b64encode(SECRET.encode()).decode(), SECRET]),
     "literal": ('sensitive("literal-Cr4sh-42")', ["literal-Cr4sh-42"]),
-    "number": ("var.pin", ["73915"]),
-    "number_derived": ("var.pin * 1000 + 1", ["73915001"]),
-    "url": ('"https://u:${var.pw}@host/"', [SECRET, quote_plus(SECRET)]),
-    "json": ("jsonencode({ token = var.pw })", [SECRET, json.dumps(SECRET)]),
-    "nested": ("{ a = [var.pw], b = { (var.pw) = 1 } }", [SECRET]),
+    "number": ("sensitive(48611)", ["48611"]),
+    "number_derived": ("var.pin * 7", ["517405"]),
+    "url": ('"https://u:${urlencode(var.quoted)}@host/"', [quote_plus(QUOTED_SECRET), quote(QUOTED_SECRET, safe="")]),
+    "json": ("jsonencode({ token = var.quoted })", [json.dumps(QUOTED_SECRET)[1:-1], "te\\\\back"]),
+    "nested": ("{ a = [lower(var.pw)], b = { (upper(var.pw)) = 1 } }", [SECRET.lower(), SECRET.upper()]),
     "quoted": ("var.quoted", [QUOTED_SECRET, repr(QUOTED_SECRET)[1:-1], json.dumps(QUOTED_SECRET)[1:-1],
                               'q"uo', "te\\back", "te\\\\back"]),
 }
