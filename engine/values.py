@@ -72,8 +72,13 @@ def _remember(v: Any) -> None:
         except TypeError:  # a signalling NaN cannot be hashed, and cannot be a secret worth hiding
             pass
     elif isinstance(v, dict):
+        # A map's keys are data; an object's are attribute names ("password"), and
+        # redacting those would garble every log.  A key computed from a secret was
+        # itself marked (and recorded) when it was computed.
+        keys = isinstance(v, TMap)
         for k, x in v.items():
-            _remember(k)
+            if keys:
+                _remember(k)
             _remember(x)
     elif isinstance(v, (list, tuple)):
         for x in v:

@@ -17,7 +17,7 @@ import pytest
 from engine.cli import crash
 from engine.config.expr import EvalContext, evaluate
 from engine.config.parser import parse_expression
-from engine.values import Sensitive, sensitive_values_seen
+from engine.values import Sensitive, TMap, sensitive_values_seen
 
 
 def _eval(text: str, **variables):
@@ -38,9 +38,15 @@ def test_derived_values_are_recorded():
 
 
 def test_map_keys_and_nested_values_are_recorded():
-    Sensitive({"key-secret-q4": ["nested-secret-q5", {"x": Decimal("3.14159")}]})
+    Sensitive(TMap({"key-secret-q4": ["nested-secret-q5", {"attr_name_q6": Decimal("3.14159")}]}))
     seen = sensitive_values_seen()
     assert {"key-secret-q4", "nested-secret-q5", Decimal("3.14159")} <= seen
+    assert "attr_name_q6" not in seen  # object attribute names are not data
+
+
+def test_secret_keys_of_objects_are_recorded_where_computed():
+    _eval("{ (upper(var.pw)) = 1 }", pw=Sensitive("computed-key-q7"))
+    assert "COMPUTED-KEY-Q7" in sensitive_values_seen()
 
 
 SECRET = 'q"uo\'te\\back-é-s3cr'
