@@ -24,9 +24,19 @@ from decimal import Decimal
 from typing import Any
 
 __all__ = [
-    "Unknown", "UNKNOWN", "Sensitive", "TList", "TSet", "TMap",
-    "is_unknown", "is_sensitive", "contains_unknown", "unmark", "mark_sensitive", "to_plain",
+    "UNKNOWN",
+    "Sensitive",
+    "TList",
+    "TMap",
+    "TSet",
+    "Unknown",
+    "contains_unknown",
+    "is_sensitive",
+    "is_unknown",
+    "mark_sensitive",
     "sensitive_values_seen",
+    "to_plain",
+    "unmark",
 ]
 
 

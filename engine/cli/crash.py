@@ -18,6 +18,7 @@ text replacement anyway.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -44,12 +45,10 @@ def _text_forms(v) -> set[str]:
         return set()
     forms = {str(v), repr(v)}
     if isinstance(v, (float, Decimal)):
-        try:
-            from engine.config.types import format_number
+        from engine.config.types import format_number
 
+        with contextlib.suppress(Exception):  # only a printing variant
             forms.add(format_number(v))
-        except Exception:  # noqa: BLE001 - only a printing variant
-            pass
     return forms
 
 

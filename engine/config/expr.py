@@ -22,9 +22,17 @@ from typing import Any
 from engine.config import ast
 from engine.config import types as T
 from engine.diagnostics import Diagnostic, Diagnostics, Range, error
-from engine.values import TList, TMap, TSet, Sensitive, Unknown, UNKNOWN, contains_unknown
+from engine.values import (
+    UNKNOWN,
+    Sensitive,
+    TList,
+    TMap,
+    TSet,
+    Unknown,
+    contains_unknown,
+)
 
-__all__ = ["EvalContext", "EvalError", "evaluate", "evaluate_or_raise", "try_function", "can_function"]
+__all__ = ["EvalContext", "EvalError", "can_function", "evaluate", "evaluate_or_raise", "try_function"]
 
 # Terraform's numbers are 512-bit binary floats (about 154 significant digits);
 # rounding every result to 156 significant decimal digits prints the same in all
@@ -52,7 +60,7 @@ class EvalContext:
     "module", resource type names, for-expression symbols) to values.
     """
 
-    __slots__ = ("variables", "_functions", "base_dir", "splat_item")
+    __slots__ = ("_functions", "base_dir", "splat_item", "variables")
 
     def __init__(self, variables: dict[str, Any] | None = None, functions: dict | None = None,
                  base_dir: str = ".") -> None:
@@ -72,7 +80,7 @@ class EvalContext:
     def functions(self, value: dict) -> None:
         self._functions = value
 
-    def child(self, **extra_vars: Any) -> "EvalContext":
+    def child(self, **extra_vars: Any) -> EvalContext:
         """A nested scope (for-expressions) seeing ``extra_vars`` on top of ours."""
         c = EvalContext({**self.variables, **extra_vars}, self._functions, self.base_dir)
         c.splat_item = self.splat_item

@@ -31,14 +31,14 @@ def test_new_digests_are_scrypt_with_parameters_and_random_salt():
 def test_old_format_still_verifies():
     # made by the first implementation: sha256("<salt>:" + canonical JSON)
     salt = "82a031ae89fb779c"
-    old = "sha256:%s:%s" % (salt, hashlib.sha256(f'{salt}:"tok-123"'.encode()).hexdigest())
+    old = f"sha256:{salt}:" + hashlib.sha256(f'{salt}:"tok-123"'.encode()).hexdigest()
     assert is_digest(old)
     assert matches(old, "tok-123") and not matches(old, "tok-124")
 
 
 def test_parameters_are_read_from_the_string():
     salt = "00ff"
-    weaker = "scrypt:10:8:1:%s:%s" % (salt, hashlib.scrypt(b'"x"', salt=salt.encode(), n=1 << 10, r=8, p=1, dklen=32).hex())
+    weaker = f"scrypt:10:8:1:{salt}:" + hashlib.scrypt(b'"x"', salt=salt.encode(), n=1 << 10, r=8, p=1, dklen=32).hex()
     assert is_digest(weaker) and matches(weaker, "x") and not matches(weaker, "y")
 
 

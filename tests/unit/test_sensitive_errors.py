@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests import tfconsole
-
+from engine.config import types as T
 from engine.config.expr import EvalContext, evaluate
 from engine.config.functions._base import redact_message
 from engine.config.parser import parse_expression
-from engine.config import types as T
 from engine.values import Sensitive
+from tests import tfconsole
 
 SECRET = "s3cr3t-abc"
 NUMBER = 99999999

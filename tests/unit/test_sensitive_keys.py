@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests import tfconsole
-
 from engine.config.expr import EvalContext, evaluate
 from engine.config.format import format_value
 from engine.config.parser import parse_expression
 from engine.values import Sensitive, contains_sensitive
+from tests import tfconsole
 
 SECRET = "s3cr3t-abc"
 VARS_TF = f'''

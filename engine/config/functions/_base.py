@@ -15,16 +15,37 @@ does what cty's function layer does before the implementation runs:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from engine.config.types import DYNAMIC, ConversionError, Type, convert
-from engine.values import TList, TMap, TSet, Sensitive, Unknown, UNKNOWN, contains_unknown, contains_sensitive
+from engine.values import (
+    UNKNOWN,
+    Sensitive,
+    TList,
+    TMap,
+    TSet,
+    Unknown,
+    contains_sensitive,
+    contains_unknown,
+)
 
-__all__ = ["Param", "Function", "FunctionError", "CallContext", "FUNCTIONS", "register", "deep_unmark",
-           "redact_message", "sensitive_leaves", "REDACTED"]
+__all__ = [
+    "FUNCTIONS",
+    "REDACTED",
+    "CallContext",
+    "Function",
+    "FunctionError",
+    "Param",
+    "deep_unmark",
+    "redact_message",
+    "register",
+    "sensitive_leaves",
+]
 
 
 class FunctionError(Exception):
@@ -133,10 +154,8 @@ def _forms(v: Any) -> set[str]:
         from engine.config.types import format_number
 
         forms = {str(v)}
-        try:
+        with contextlib.suppress(Exception):  # only a printing variant
             forms.add(format_number(v))
-        except Exception:  # noqa: BLE001 - only a printing variant
-            pass
     return {f for f in forms if f}
 
 
@@ -205,9 +224,8 @@ class Function:
             conv = []
             for i, a in enumerate(args):
                 p = self.params[i] if i < len(self.params) else self.variadic
-                if isinstance(a, Unknown) or (not p.allow_unknown and contains_unknown(a)):
-                    if not p.allow_unknown:
-                        return UNKNOWN
+                if not p.allow_unknown and contains_unknown(a):
+                    return UNKNOWN
                 if a is None and not p.allow_null:
                     raise FunctionError("argument must not be null", i)
                 try:

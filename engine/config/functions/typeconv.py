@@ -3,9 +3,19 @@ plus the mark functions sensitive / nonsensitive / issensitive."""
 
 from __future__ import annotations
 
-from engine.config.functions._base import FunctionError, Param, register, deep_unmark
+from engine.config.functions._base import FunctionError, Param, deep_unmark, register
 from engine.config.types import (
-    BOOL, DYNAMIC, NUMBER, STRING, ConversionError, List, Map, Set, convert, friendly_name, type_of,
+    BOOL,
+    DYNAMIC,
+    NUMBER,
+    STRING,
+    ConversionError,
+    List,
+    Map,
+    Set,
+    convert,
+    friendly_name,
+    type_of,
 )
 from engine.values import Sensitive, contains_sensitive
 
