@@ -759,6 +759,14 @@ def convert(value: Any, want: Type, path: tuple = ()) -> Any:
         conv = [convert(x, elem, path + (i,)) for i, x in enumerate(items)]
         if isinstance(want, List):
             return TList(conv, elem)
+        from engine.values import contains_sensitive
+
+        if any(contains_sensitive(x) for x in conv):
+            # A set element is its own key and its place in the order says something
+            # about its value: like cty, the element's mark becomes the whole set's.
+            from engine.config.functions._base import deep_unmark
+
+            return Sensitive(make_set([deep_unmark(x) for x in conv], elem))
         return make_set(conv, elem)
     if isinstance(want, Map):
         if not isinstance(value, dict):

@@ -61,6 +61,14 @@ def test_sensitive_value_under_plain_key_marks_only_the_element():
     assert isinstance(v, dict) and isinstance(v["a"], Sensitive)
 
 
+def test_sensitive_set_element_marks_the_set():
+    from engine.config import types as T
+
+    v = T.convert(["a", Sensitive(SECRET), "z"], T.Set(T.STRING))
+    assert isinstance(v, Sensitive) and list(v.value) == ["a", SECRET, "z"]
+    assert not contains_sensitive(v.value)
+
+
 def test_plain_keys_stay_unmarked():
     v, d = _eval("{ for x in [\"a\"] : x => 1 }")
     assert not d and v == {"a": 1} and not contains_sensitive(v)
