@@ -7,8 +7,9 @@ during the command is redacted -- the raw variable values registered with
 mark was created (so derived secrets such as ``upper(var.pw)``,
 ``base64encode(var.pw)`` or ``sensitive("literal")`` go too).  Each is removed
 in the forms a traceback or message may print it: as is, Python-repr and JSON
-escaped (quotes, backslashes, unicode), base64 (standard and URL-safe) and
-URL-encoded, and escaped twice (a repr of a message that holds a repr).
+escaped (quotes, backslashes, unicode), base64 (standard and URL-safe, also
+inside a longer encoded text such as an auth header), URL-encoded and hex, and
+escaped twice (a repr of a message that holds a repr).
 
 Values shorter than :data:`MIN_LENGTH` characters are not redacted: replacing
 every "1" would make the log useless, and such a secret cannot be hidden by
@@ -59,10 +60,17 @@ def _escapes(s: str) -> set[str]:
 
 def _encodings(s: str) -> set[str]:
     raw = s.encode("utf-8")
-    b64 = base64.b64encode(raw).decode("ascii")
-    ub64 = base64.urlsafe_b64encode(raw).decode("ascii")
-    return {b64, b64.rstrip("="), ub64, ub64.rstrip("="), quote(s, safe=""), quote(s), quote_plus(s),
-            raw.hex()}
+    out = {quote(s, safe=""), quote(s), quote_plus(s), raw.hex()}
+    for enc in (base64.b64encode, base64.urlsafe_b64encode):
+        whole = enc(raw).decode("ascii")
+        out |= {whole, whole.rstrip("=")}
+        # Inside a longer encoded text (base64("user:" + pw), an auth header) the secret
+        # starts at any offset mod 3; its whole 3-byte groups encode the same way at each.
+        for j in (1, 2):
+            n = (len(raw) - j) // 3 * 3
+            if n >= 6:
+                out.add(enc(raw[j:j + n]).decode("ascii"))
+    return out
 
 
 def secret_forms() -> list[str]:

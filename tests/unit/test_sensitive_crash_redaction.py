@@ -65,6 +65,18 @@ def test_every_printed_form_is_redacted(form):
     assert text.startswith("before ") and text.endswith(" after")
 
 
+@pytest.mark.parametrize("prefix", ["", "u:", "us:", "use:"])
+def test_secret_inside_a_longer_base64_text_is_redacted(prefix):
+    secret = "embedded-b64-secret-q8"
+    Sensitive(secret)
+    blob = base64.b64encode(f"{prefix}{secret}".encode()).decode()
+    text = crash.redact(f"Authorization: Basic {blob}")
+    assert "(sensitive value)" in text
+    # at most two bytes of the secret survive at each edge of the redaction
+    left, right = text.split("(sensitive value)", 1)
+    assert len(left) - len("Authorization: Basic ") <= 8 and len(right) <= 4, text
+
+
 def test_numbers_are_redacted_in_str_and_repr():
     Sensitive(Decimal("271828.5"))
     Sensitive(8675309)
