@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["SCRYPT_PARAMS", "canonical_json", "digest", "is_digest", "matches", "redact"]
+__all__ = ["SCRYPT_PARAMS", "canonical_json", "digest", "is_digest", "matches", "needs_upgrade", "redact"]
 
 # log2(N), r, p: about 50 ms and 16 MiB per digest on a 2024 laptop core.
 SCRYPT_PARAMS = (14, 8, 1)
@@ -107,6 +107,20 @@ def is_digest(s: Any) -> bool:
     if m is not None:
         return _scrypt_params_ok(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     return _SHA_RE.match(s) is not None
+
+
+def needs_upgrade(digest_str: str) -> bool:
+    """True for a digest weaker than new ones (the sha256 format, or smaller scrypt costs).
+
+    A writer that still holds the plaintext (apply, after a change was verified
+    equal) may replace such a digest with ``digest(value)``.
+    """
+    if not is_digest(digest_str):
+        return False
+    m = _SCRYPT_RE.match(digest_str)
+    if m is None:
+        return True
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) < SCRYPT_PARAMS
 
 
 def matches(digest_str: str, value: Any) -> bool:

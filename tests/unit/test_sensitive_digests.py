@@ -61,3 +61,10 @@ def test_verification_is_cached(monkeypatch):
     assert matches(d, {"a": "b"}) and matches(d, {"a": "b"}) and matches(d, {"a": "b"})
     assert not matches(d, {"a": "c"}) and not matches(d, {"a": "c"})
     assert len(calls) == 2
+
+
+def test_needs_upgrade():
+    assert not secrets.needs_upgrade(digest("x"))
+    assert secrets.needs_upgrade("sha256:ab12:" + "0" * 64)
+    assert secrets.needs_upgrade("scrypt:10:8:1:00ff:" + "0" * 64)
+    assert not secrets.needs_upgrade("not a digest")
