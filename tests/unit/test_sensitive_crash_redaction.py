@@ -84,6 +84,12 @@ def test_numbers_are_redacted_in_str_and_repr():
         "a=(sensitive value) b=(sensitive value) c=(sensitive value)"
 
 
+def test_frame_line_numbers_are_kept():
+    Sensitive(5432)
+    text = crash.redact('  File "/x/engine/core.py", line 5432, in plan\n    port = 5432\n')
+    assert text == '  File "/x/engine/core.py", line 5432, in plan\n    port = (sensitive value)\n'
+
+
 def test_short_values_are_left_alone():
     Sensitive("ab")
     Sensitive(7)
