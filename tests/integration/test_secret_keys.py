@@ -15,7 +15,7 @@ import os
 import pytest
 
 from engine.testing.harness import Workdir
-from providers.base import Attribute, BlockSchema, Provider, ResourceSchema
+from engine.providers import Attribute, BlockSchema, Provider, ResourceSchema
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SECRET = "KeyS3cret-7d1e"
