@@ -116,8 +116,6 @@ def init_cmd(migrate_state, force_copy, reconfigure):
 @click.option("-detailed-exitcode", "--detailed-exitcode", "detailed", is_flag=True, help="Exit 0 with no changes, 1 on error, 2 with changes.")
 def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, out, json_out, destroy, detailed):
     """Show what apply would change, and why."""
-    from engine.operations import write_plan_file
-
     op = _operation(_settings(vars, var_files, input_, lock, lock_timeout, "OperationTypePlan"))
     try:
         plan, diags = op.plan(_options(destroy, refresh, refresh_only, targets, replace, parallelism))
@@ -134,7 +132,7 @@ def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars,
 
             click.echo(render_plan(plan, color=not no_color()), nl=False)
         if out:
-            write_plan_file(out, plan)
+            op.write_plan(out, plan)
             if not json_out:
                 click.echo("")
                 click.echo(f"Saved the plan to: {out}")

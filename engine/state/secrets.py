@@ -22,6 +22,7 @@ life of the process.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -75,16 +76,23 @@ def canonical_json(value: Any) -> str:
     return json.dumps(_normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=1024)
 def _scrypt_hex(text: str, salt: str, log_n: int, r: int, p: int) -> str:
+    # cached: one process derives each (value, salt) once, e.g. equal secrets of one instance
     n = 1 << log_n
     return hashlib.scrypt(text.encode("utf-8"), salt=salt.encode("ascii"), n=n, r=r, p=p,
                           maxmem=128 * r * n * (p + 1) + (1 << 20), dklen=32).hex()
 
 
+def new_salt() -> str:
+    """A fresh random salt for :func:`digest` (128 bits, hex)."""
+    return _secrets.token_hex(16)
+
+
 def digest(value: Any, salt: str | None = None) -> str:
     """Return ``scrypt:<log2 N>:<r>:<p>:<salt>:<hex>`` for ``value`` (a fresh random salt unless given)."""
     if salt is None:
-        salt = _secrets.token_hex(16)
+        salt = new_salt()
     if not _SALT_RE.fullmatch(salt):
         raise ValueError("digest salt must be 1-64 lowercase hex digits")
     log_n, r, p = SCRYPT_PARAMS
