@@ -156,7 +156,7 @@ class Applier:
         t0 = time.monotonic()
         try:
             presp = provider.plan(PlanRequest(address=c.address, prior_state=prior_attrs, config=config, prior_private=None if prior is None or replace else prior.private))
-            d.extend(presp.diagnostics)
+            d.extend(s.provider_diagnostics(presp.diagnostics, c.address, res, config, sens))
             if presp.diagnostics.has_errors or presp.planned_state is None:
                 return self._fail(c, d, t0, action_word)
             planned = presp.planned_state
@@ -168,7 +168,7 @@ class Applier:
         except Exception as e:
             d.error("Provider crashed", f"The {c.type} provider failed while applying {c.address}: {type(e).__name__}: {e}. This is a bug in the provider.", address=c.address)
             return self._fail(c, d, t0, action_word)
-        d.extend(resp.diagnostics)
+        d.extend(s.provider_diagnostics(resp.diagnostics, c.address, res, config, sens))
         new = resp.new_state
         if new is not None and not resp.diagnostics.has_errors:
             bad = first_inconsistency(planned, new)

@@ -212,11 +212,7 @@ class Planner:
         provider, schema, config, sens = self.session.instance_config(scope, res, address, binding, d)
         if not d.has_errors:
             vd = provider.validate(ValidateRequest(address=address, config=config)).diagnostics
-            for x in vd:
-                x.address = x.address or address
-                if x.range is None:
-                    x.range = res.range
-            d.extend(vd)
+            d.extend(self.session.provider_diagnostics(vd, address, res, config, sens))
         scope.values[res.type][res.name] = UNKNOWN
         self.session.diags.extend(d)
         return not d.has_errors
@@ -228,11 +224,7 @@ class Planner:
         if d.has_errors:
             return None
         vd = provider.validate(ValidateRequest(address=address, config=config)).diagnostics
-        for x in vd:
-            x.address = x.address or address
-            if x.range is None:
-                x.range = res.range
-        d.extend(vd)
+        d.extend(self.session.provider_diagnostics(vd, address, res, config, sens))
         if vd.has_errors:
             return None
         prior_attrs = prior.attributes if prior is not None else None
@@ -244,11 +236,7 @@ class Planner:
             from engine.errors import InternalError
 
             raise InternalError(f"provider {res.type} crashed while planning {address}: {type(e).__name__}: {e}") from e
-        for x in resp.diagnostics:
-            x.address = x.address or address
-            if x.range is None:
-                x.range = res.range
-        d.extend(resp.diagnostics)
+        d.extend(self.session.provider_diagnostics(resp.diagnostics, address, res, config, sens))
         if resp.diagnostics.has_errors or resp.planned_state is None:
             return None
         planned = resp.planned_state

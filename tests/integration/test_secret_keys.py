@@ -143,3 +143,15 @@ die_on_apply "last" {
     assert b"value.inverted" in text  # the finished applies were journaled ...
     _assert_clean("journal", text)  # ... without the secret
     _assert_tree_clean(wd.path)
+
+
+def test_provider_messages_never_echo_a_sensitive_configured_value(tmp_path):
+    """A provider's diagnostic quoting a configured value (the local_file provider's
+    "path must be relative" quotes the path) is redacted when that value is sensitive."""
+    wd = Workdir(tmp_path / "w", env={"NO_COLOR": "1", "PYTHONPATH": REPO,
+                                      "TRAINFORM_EXTRA_PROVIDERS": "local_file=tests.thirdparty.trainform_localfile:LocalFileProvider",
+                                      "TRAINFORM_VAR_p": "/" + SECRET})
+    wd.write("main.hcl", 'variable "p" {\n  sensitive = true\n}\nlocal_file "f" {\n  path    = var.p\n  content = "x"\n}\n')
+    r = wd.run("plan", "-no-color")
+    assert r.code == 1 and "path must be relative" in r.err
+    assert SECRET not in r.text and "(sensitive value)" in r.err
