@@ -620,7 +620,7 @@ class Session:
             binding = {"each": {"key": UNKNOWN, "value": UNKNOWN}}
         provider, schema, config, sens = self.eval_instance_config(scope, res, address, binding, d)
         if not d.has_errors:
-            vd = provider.validate(ValidateRequest(address=address, config=config)).diagnostics
+            vd = provider.validate(ValidateRequest(address=address, config=config, sensitive_paths=sens)).diagnostics
             for x in vd:
                 x.address = x.address or address
                 if x.range is None:
@@ -648,7 +648,7 @@ class Session:
         provider, schema, config, sens = self.eval_instance_config(scope, res, address, binding, d)
         if d.has_errors:
             return None
-        vd = provider.validate(ValidateRequest(address=address, config=config)).diagnostics
+        vd = provider.validate(ValidateRequest(address=address, config=config, sensitive_paths=sens)).diagnostics
         for x in vd:
             x.address = x.address or address
             if x.range is None:
@@ -660,7 +660,7 @@ class Session:
         if prior is not None:
             config = self._apply_ignore_changes(res, config, prior_attrs)
         try:
-            resp = provider.plan(PlanRequest(address=address, prior_state=prior_attrs, config=config, prior_private=prior.private if prior is not None else None))
+            resp = provider.plan(PlanRequest(address=address, prior_state=prior_attrs, config=config, prior_private=prior.private if prior is not None else None, sensitive_paths=list(sens)))
         except Exception as e:
             from engine.errors import InternalError
 
@@ -680,7 +680,7 @@ class Session:
         ch = self._decide(res, address, index_key, prior, planned, resp, sens, scope)
         if ch.action.is_replace:
             # the replacement is a create: plan it from nothing so computed values are unknown again
-            resp2 = provider.plan(PlanRequest(address=address, prior_state=None, config=config))
+            resp2 = provider.plan(PlanRequest(address=address, prior_state=None, config=config, sensitive_paths=list(sens)))
             d.extend(resp2.diagnostics)
             if resp2.diagnostics.has_errors or resp2.planned_state is None:
                 return None

@@ -116,6 +116,28 @@ def env_name(address: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-") or "env"
 
 
+def _refuse_baked_secrets(sensitive_paths, d: Diagnostics) -> None:
+    """env_vars and build_args end up in the image (``docker history``, ``docker inspect``, the
+    registry) and in its content hash: a sensitive value there is refused."""
+    seen = set()
+    for p in sensitive_paths or ():
+        p = [x for x in p if not isinstance(x, int)]  # docker may arrive as a one-element list
+        if p and p[0] == "env_vars":
+            where = "env_vars" + (f'["{p[1]}"]' if len(p) > 1 else "")
+        elif len(p) > 1 and p[0] == "docker" and p[1] == "build_args":
+            where = "docker.build_args" + (f'["{p[2]}"]' if len(p) > 2 else "")
+        else:
+            continue
+        if where in seen:
+            continue
+        seen.add(where)
+        d.error(f"Sensitive value in {where}",
+                f"{where} holds a sensitive value, but an environment's env_vars and build_args are baked into the image: "
+                "anyone who can pull it reads them with `docker history` or `docker inspect`. Pass secrets at run time "
+                'instead, in the run\'s env_vars (e.g. run "train" { env_vars = { API_TOKEN = var.token } }): they are '
+                "given to the run's process only, never stored, and masked as *** in its log.")
+
+
 def _single(v):
     if isinstance(v, list):
         return v[0] if v else None
@@ -166,6 +188,7 @@ class EnvironmentProvider(Provider):
                 d.error("Missing image source", "The docker block needs one of base_image, dockerfile or dockerfile_path.")
         elif docker is None and not python.get("user_managed_dependencies") and (python.get("pip_packages") or python.get("conda_file")):
             d.error("Packages need a docker block", "pip_packages and conda_file are installed into an image: add a docker block, or set python.user_managed_dependencies = true to use the host's Python as it is.")
+        _refuse_baked_secrets(req.sensitive_paths, d)
         return ValidateResponse(d)
 
     # ------------------------------------------------------------ prepare
