@@ -605,6 +605,7 @@ class Session:
 
     def validate_resource(self, node) -> bool:
         """validate: evaluate the body once with unknown count/each; no provider plan."""
+        from engine.attr_range import attribute_range
         from providers.base import ValidateRequest
         from engine.values import contains_unknown
 
@@ -624,7 +625,7 @@ class Session:
             for x in vd:
                 x.address = x.address or address
                 if x.range is None:
-                    x.range = res.range
+                    x.range = attribute_range(res.body, x.attribute_path) or res.range
             d.extend(vd)
         scope.values[res.type][res.name] = UNKNOWN
         self.diags.extend(d)
@@ -643,6 +644,7 @@ class Session:
         return provider, schema, config, sens
 
     def plan_instance(self, scope, res: Resource, address: str, index_key, binding: dict, prior, d: Diagnostics):
+        from engine.attr_range import attribute_range
         from providers.base import PlanRequest, ValidateRequest
 
         provider, schema, config, sens = self.eval_instance_config(scope, res, address, binding, d)
@@ -652,7 +654,7 @@ class Session:
         for x in vd:
             x.address = x.address or address
             if x.range is None:
-                x.range = res.range
+                x.range = attribute_range(res.body, x.attribute_path) or res.range
         d.extend(vd)
         if vd.has_errors:
             return None

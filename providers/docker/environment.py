@@ -135,7 +135,7 @@ def _refuse_baked_secrets(sensitive_paths, d: Diagnostics) -> None:
                 f"{where} holds a sensitive value, but an environment's env_vars and build_args are baked into the image: "
                 "anyone who can pull it reads them with `docker history` or `docker inspect`. Pass secrets at run time "
                 'instead, in the run\'s env_vars (e.g. run "train" { env_vars = { API_TOKEN = var.token } }): they are '
-                "given to the run's process only, never stored, and masked as *** in its log.")
+                "given to the run's process only, never stored, and masked as *** in its log.").attribute_path = tuple(p)
 
 
 def _single(v):

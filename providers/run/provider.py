@@ -358,10 +358,11 @@ class RunProvider(Provider):
         """Sensitive arguments are visible to every local user (``ps``); detached output is not masked."""
         tops = {str(p[0]) for p in sensitive_paths if p}
         if tops & {"arguments", "command", "script"}:
+            first = next(tuple(p) for p in sensitive_paths if p and str(p[0]) in ("arguments", "command", "script"))
             d.warning("Sensitive value in the run's command line",
                       "arguments (or command/script) hold a sensitive value: a process's command line is visible to every "
                       "local user (ps, /proc/*/cmdline) and in `docker inspect`. Pass secrets in the run's env_vars instead, "
-                      'e.g. env_vars = { API_TOKEN = var.token }, and read them with os.environ["API_TOKEN"].')
+                      'e.g. env_vars = { API_TOKEN = var.token }, and read them with os.environ["API_TOKEN"].').attribute_path = first
         if tops and cfg.get("wait") is False:
             d.warning("Output of a detached run is not masked",
                       "This run has sensitive inputs and wait = false: its output is collected later, when the sensitive values "
