@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -58,7 +59,8 @@ def test_sensitive_env_vars_and_build_args_are_refused_at_the_attribute(wd, comm
 def test_nothing_is_built_or_stored_when_refused(wd):
     r = wd.run("apply", "-auto-approve", "-no-color")
     assert r.code == 1 and "Sensitive value in" in r.err
-    assert not os.path.exists(os.path.join(wd.path, "trainform.tfstate")) or SECRET not in open(os.path.join(wd.path, "trainform.tfstate")).read()
+    st = Path(wd.path, "trainform.tfstate")
+    assert not st.exists() or SECRET not in st.read_text()
     docker = pytest.importorskip("docker", reason="docker-py (the Docker Engine client) is not installed")
     images = [t for i in docker.from_env().images.list() for t in i.tags if t.startswith("trainform/ws/e:")]
     assert images == []  # nothing was built

@@ -11,6 +11,7 @@ import json
 import os
 import textwrap
 import urllib.parse
+from pathlib import Path
 
 from tests.integration.test_runs import attrs, busybox, config, make_wd, mode  # noqa: F401 - fixtures
 
@@ -66,7 +67,7 @@ def test_sensitive_values_are_masked_in_streamed_saved_and_logs_output(tmp_path,
     wd = make_wd(tmp_path, {"main.hcl": config(mode, _run("[var.token]")), "src/run.sh": PRINT_SH}, _secret_env())
     r = wd.apply()
     log_path = attrs(wd)["log_path"]
-    saved = open(log_path).read()
+    saved = Path(log_path).read_text()
     shown = wd.run("logs", "run.train", check=True).out
     for text in (r.text, saved, shown):
         assert "raw=***" in text and "arg=***" in text and "url=***" in text and "json=***" in text, text
