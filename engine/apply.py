@@ -138,6 +138,8 @@ class Applier:
         if kind == LOCAL:
             return s.eval_local(n)
         if kind == OUTPUT:
+            if s.options.destroy:  # what outputs read is being deleted; destroy drops every output
+                return True
             return s.eval_output(n)
         if kind == BLK:
             return self._gather(n)
