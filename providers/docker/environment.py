@@ -117,25 +117,30 @@ def env_name(address: str) -> str:
 
 
 def _refuse_baked_secrets(sensitive_paths, d: Diagnostics) -> None:
-    """env_vars and build_args end up in the image (``docker history``, ``docker inspect``, the
-    registry) and in its content hash: a sensitive value there is refused."""
+    """What an environment is built from ends up in the image (``docker history``, ``docker
+    inspect``, the registry) and in its content hash and tag: a sensitive value in env_vars,
+    build_args or any other image input is refused.  Only base_image_registry's credentials
+    (used for the pull, never stored) may be sensitive."""
     seen = set()
     for p in sensitive_paths or ():
-        p = [x for x in p if not isinstance(x, int)]  # docker may arrive as a one-element list
-        if p and p[0] == "env_vars":
-            where = "env_vars" + (f'["{p[1]}"]' if len(p) > 1 else "")
-        elif len(p) > 1 and p[0] == "docker" and p[1] == "build_args":
-            where = "docker.build_args" + (f'["{p[2]}"]' if len(p) > 2 else "")
-        else:
+        names = [x for x in p if not isinstance(x, int)]  # blocks may arrive as one-element lists; list items
+        if not names or names[0] not in ("env_vars", "docker", "python") or "base_image_registry" in names:
             continue
+        if names[0] == "env_vars":
+            where = "env_vars" + (f'["{names[1]}"]' if len(names) > 1 else "")
+        elif len(names) > 1 and names[1] == "build_args":
+            where = "docker.build_args" + (f'["{names[2]}"]' if len(names) > 2 else "")
+        else:
+            where = ".".join(names[:2])
         if where in seen:
             continue
         seen.add(where)
         d.error(f"Sensitive value in {where}",
-                f"{where} holds a sensitive value, but an environment's env_vars and build_args are baked into the image: "
-                "anyone who can pull it reads them with `docker history` or `docker inspect`. Pass secrets at run time "
-                'instead, in the run\'s env_vars (e.g. run "train" { env_vars = { API_TOKEN = var.token } }): they are '
-                "given to the run's process only, never stored, and masked as *** in its log.").attribute_path = tuple(p)
+                f"{where} holds a sensitive value, but what an environment is built from (env_vars, build_args, the "
+                "Dockerfile, packages) is baked into the image: anyone who can pull it reads it with `docker history` "
+                "or `docker inspect`. Pass secrets at run time instead, in the run's env_vars (e.g. run \"train\" { env_vars = "
+                "{ API_TOKEN = var.token } }): they are given to the run's process only, never stored, and masked as *** "
+                "in its log.").attribute_path = tuple(names)
 
 
 def _single(v):

@@ -12,7 +12,6 @@ import pytest
 
 pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install 'trainform[pg]')")
 
-from engine.state.pg import settings_to_save
 from engine.testing.harness import Workdir
 from tests.pgcluster import Cluster
 
@@ -77,6 +76,8 @@ def test_wrong_password_during_plan_is_a_diagnostic(cluster, tmp_path):
 
 
 def test_settings_to_save_parses_with_libpq_rules():
+    from engine.state.pg import settings_to_save
+
     quoted = "host=db port=5432 password='a b\\'c' user=u"
     from psycopg.conninfo import conninfo_to_dict
 

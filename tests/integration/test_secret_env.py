@@ -56,11 +56,49 @@ def test_sensitive_env_vars_and_build_args_are_refused_at_the_attribute(wd, comm
     assert "VERSION" not in r.err  # only the sensitive entries are named
 
 
+def _env_images() -> set[str]:
+    docker = pytest.importorskip("docker", reason="docker-py (the Docker Engine client) is not installed")
+    return {t for i in docker.from_env().images.list() for t in i.tags if t.startswith("trainform/ws/e:")}
+
+
 def test_nothing_is_built_or_stored_when_refused(wd):
+    before = _env_images()
     r = wd.run("apply", "-auto-approve", "-no-color")
     assert r.code == 1 and "Sensitive value in" in r.err
     st = Path(wd.path, "trainform.tfstate")
     assert not st.exists() or SECRET not in st.read_text()
-    docker = pytest.importorskip("docker", reason="docker-py (the Docker Engine client) is not installed")
-    images = [t for i in docker.from_env().images.list() for t in i.tags if t.startswith("trainform/ws/e:")]
-    assert images == []  # nothing was built
+    assert _env_images() == before  # nothing was built
+
+
+def test_every_image_input_is_refused_but_base_registry_credentials_are_fine(wd):
+    wd.write("main.hcl", """\
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+workspace "ws" {}
+environment "e" {
+  workspace = workspace.ws.id
+  docker {
+    dockerfile = "FROM trainform/busybox:latest\\nRUN echo ${var.pw}\\n"
+  }
+  python {
+    pip_packages = ["requests", "git+https://${var.pw}@example.com/x.git"]
+  }
+}
+environment "ok" {
+  workspace = workspace.ws.id
+  docker {
+    base_image = "127.0.0.1:1/bb:1"
+    base_image_registry {
+      address  = "127.0.0.1:1"
+      username = "u"
+      password = var.pw
+    }
+  }
+}
+""")
+    r = wd.run("plan", "-no-color")
+    assert "Sensitive value in docker.dockerfile" in r.err and "Sensitive value in python.pip_packages" in r.err, r.err
+    assert r.err.count("Error: Sensitive value") == 2  # base_image_registry's password is not refused
+    assert SECRET not in r.text
