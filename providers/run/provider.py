@@ -376,13 +376,16 @@ class RunProvider(Provider):
 
     def _why(self, r: _Inputs, prior_private: dict, prior: dict) -> list[str]:
         """Human reasons for a changed input_hash."""
+        from providers.digests import is_keyed
         from providers.run.snapshot import diff_manifests, load_manifest
 
         old = prior_private.get("inputs") or {}
         out: list[str] = []
-        if r.key_id and prior_private.get("key_id") != r.key_id:
-            out.append(f"the digest key ({self.ctx.data_dir}/secret.key) is not the one the last run was planned with "
-                       "(a fresh clone or another machine), so its inputs that cover sensitive values cannot be compared")
+        new_key = bool(r.key_id) and prior_private.get("key_id") != r.key_id
+        if new_key:
+            out.append("inputs that cover sensitive values cannot be compared: the digest key .trainform/secret.key "
+                       "is not the one the last run used (a fresh clone or another machine? copy the key file, or set "
+                       "TRAINFORM_DIGEST_KEY, to share it)")
         names = {"command": "script" if prior.get("script") is not None else "command", "arguments": "arguments", "env_vars": "env_vars",
                  "environment": "environment image" if (self._docker_mode(r.environment) or prior_private.get("mode") == "docker") else "environment", "gpus": "gpus"}
         for key in ("snapshot", "command", "arguments", "env_vars", "environment", "gpus"):
@@ -406,6 +409,8 @@ class RunProvider(Provider):
                         continue
                 out.append("source files changed")
                 continue
+            if new_key and is_keyed(v):
+                continue  # already explained by the new key
             if key in old and old[key] != _digest(v):
                 out.append(f"{names[key]} changed")
         if not out:
