@@ -9,10 +9,12 @@ for a later refresh, because trainform itself may be gone by then.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 from providers.run.execution import AttemptSpec, split_lines
@@ -109,6 +111,17 @@ class ProcessExecutor:
             pass
         env = dict(spec.env, TRAINFORM_LOG_FILE=spec.paths.log(spec.attempt), TRAINFORM_EXIT_FILE=spec.paths.exit_file)
         script = '"$@" >>"$TRAINFORM_LOG_FILE" 2>&1; echo $? >"$TRAINFORM_EXIT_FILE.tmp"; mv "$TRAINFORM_EXIT_FILE.tmp" "$TRAINFORM_EXIT_FILE"'
+        secrets = getattr(spec.mask, "secrets", None)
+        if secrets:
+            # trainform is gone when the run ends: its output goes through the masking filter, which
+            # gets the values in its environment (the run itself does not inherit them)
+            from providers.run import masking
+
+            env.update({masking.ENV_SECRETS: json.dumps(secrets), "TRAINFORM_MASK_PYTHON": sys.executable,
+                        "TRAINFORM_MASK_FILTER": os.path.abspath(masking.__file__)})
+            script = ('( unset TRAINFORM_MASK_SECRETS; "$@" 2>&1; echo $? >"$TRAINFORM_EXIT_FILE.tmp" ) '
+                      '| "$TRAINFORM_MASK_PYTHON" -I "$TRAINFORM_MASK_FILTER" >>"$TRAINFORM_LOG_FILE"; '
+                      'mv "$TRAINFORM_EXIT_FILE.tmp" "$TRAINFORM_EXIT_FILE"')
         proc = subprocess.Popen(["sh", "-c", script, "sh", *spec.argv], cwd=work, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, umask=_user_umask())
         return str(proc.pid)

@@ -16,7 +16,11 @@ Values shorter than :data:`MIN_LENGTH` characters are not masked (masking
 every "1" would ruin the log and tell the reader the value anyway).
 The masker is a plain callable ``str -> str`` so every executor's log path
 (docker, process, Ray: :func:`providers.run.execution.run_attempt`) and any
-later reader can use it.
+later reader can use it.  A detached process-mode run (``wait = false``)
+outlives trainform, so its output goes through this file run as a filter
+(``python masking.py``, stdlib only) that gets the values in
+:data:`ENV_SECRETS` -- the environment, like the run's own secrets, never a
+command line or a file.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ import json
 import re
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "MIN_LENGTH", "Masker", "secret_strings"]
+__all__ = ["ENV_SECRETS", "MASK", "MIN_LENGTH", "Masker", "secret_strings"]
 
 MASK = "***"
 MIN_LENGTH = 4
+#: environment variable through which the detached-run filter gets the values to mask (JSON list)
+ENV_SECRETS = "TRAINFORM_MASK_SECRETS"
 
 
 def secret_strings(value) -> list[str]:
@@ -86,8 +92,9 @@ class Masker:
     """``masker(line) -> line`` with every form of every secret replaced by ``***``."""
 
     def __init__(self, secrets=()) -> None:
+        self.secrets = [s for s in secrets if isinstance(s, str) and len(s) >= MIN_LENGTH]
         forms: set[str] = set()
-        for s in secrets:
+        for s in self.secrets:
             if isinstance(s, str) and len(s) >= MIN_LENGTH:
                 forms |= _variants(s)
         # longest first, so a secret containing another is masked whole
@@ -108,3 +115,20 @@ class Masker:
         for v in values:
             strings += secret_strings(v)
         return cls(strings)
+
+
+def _filter_main() -> None:
+    """stdin -> stdout, line by line, masked (the filter of a detached process-mode run)."""
+    import os
+    import sys
+
+    mask = Masker(json.loads(os.environ.pop(ENV_SECRETS, "[]") or "[]"))
+    out = sys.stdout.buffer
+    for raw in sys.stdin.buffer:
+        line = raw.decode("utf-8", "replace")
+        out.write(mask(line).encode("utf-8"))
+        out.flush()
+
+
+if __name__ == "__main__":
+    _filter_main()

@@ -364,9 +364,10 @@ class RunProvider(Provider):
                       "local user (ps, /proc/*/cmdline) and in `docker inspect`. Pass secrets in the run's env_vars instead, "
                       'e.g. env_vars = { API_TOKEN = var.token }, and read them with os.environ["API_TOKEN"].').attribute_path = first
         if tops and cfg.get("wait") is False:
-            d.warning("Output of a detached run is not masked",
-                      "This run has sensitive inputs and wait = false: its output is collected later, when the sensitive values "
-                      "are not at hand, so it is saved unmasked. Set wait = true to have sensitive values masked as *** in its log.")
+            d.warning("Output of a detached run may not be masked",
+                      "This run has sensitive inputs and wait = false: in a Docker or Ray environment its output is collected "
+                      "later, when the sensitive values are not at hand, and saved unmasked (process-mode runs are masked). "
+                      "Set wait = true to have sensitive values masked as *** in its log.")
 
     def _config_part(self, cfg: dict) -> dict:
         out = {k: cfg.get(k) for k, a in self._SCHEMA.block.attributes.items() if not a.read_only}

@@ -115,3 +115,20 @@ def test_input_hash_is_keyed_and_a_new_key_is_a_clear_rerun_reason(tmp_path):
     wd.apply()
     assert attrs(wd)["input_hash"] != a["input_hash"]
     assert wd.plan("-detailed-exitcode").code == 0
+
+
+def test_detached_process_run_output_is_masked_too(tmp_path):
+    from tests.integration.test_runs import _refresh_until_done
+
+    script = PRINT_SH + 'printf "env-has-filter-var=%s\\n" "${TRAINFORM_MASK_SECRETS:-no}"\n'
+    wd = make_wd(tmp_path, {"main.hcl": config("process", _run("[]", extra="  wait = false\n")), "src/run.sh": script}, _secret_env())
+    r = wd.apply()
+    assert "Started detached" in r.out
+    a = _refresh_until_done(wd)
+    assert a["status"] == "succeeded", a
+    saved = Path(a["log_path"]).read_text()
+    assert "raw=***" in saved and "url=***" in saved and f"plain={PLAIN}" in saved, saved
+    assert "env-has-filter-var=no" in saved  # the run does not see the filter's list of secrets
+    for form in _encodings(SECRET):
+        assert form not in saved, (form, saved)
+    assert SECRET not in wd.run("logs", "run.train", check=True).out
