@@ -135,6 +135,7 @@ class Session:
         """A provider's diagnostics made presentable: the instance address, the block's
         range when the provider gave none, and no sensitive configured value echoed
         in a message (e.g. ``invalid duration "<the secret>"``)."""
+        from engine.attr_range import attribute_range
         from engine.config.functions._base import redact_message
         from engine.values import get_path
 
@@ -146,7 +147,7 @@ class Session:
         for x in diags:
             x.address = x.address or address
             if x.range is None and res is not None:
-                x.range = res.range
+                x.range = attribute_range(res.body, x.attribute_path) or res.range
             if secrets:
                 x.summary = redact_message(x.summary, secrets)
                 x.detail = redact_message(x.detail or "", secrets)

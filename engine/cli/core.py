@@ -68,6 +68,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
     from engine.cli.common import read_init_settings
     from engine.config.loader import load_config
     from engine.state import get_backend
+    from engine.state.pg import same_settings, settings_to_save
 
     config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
     if diags.has_errors or config is None:
@@ -77,7 +78,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
     old = read_init_settings()
     if old is None and new.get("type") != "local" and os.path.exists("trainform.tfstate"):
         old = {"type": "local"}
-    if old is not None and old != new and not reconfigure:
+    if old is not None and not same_settings(old, new) and not reconfigure:
         if not migrate_state:
             d = Diagnostics()
             d.error("Backend configuration changed", f'The backend changed from "{old.get("type")}" to "{new.get("type")}". Run "trainform init -migrate-state" to copy the existing state to the new backend, or "trainform init -reconfigure" to start using it without copying.')
@@ -102,7 +103,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
         d.error("Failed to initialize the state backend", str(e))
         fail(d)
     with open(os.path.join(".trainform", "backend.json"), "w") as f:
-        json.dump({k: v for k, v in new.items() if k != "conn_str"} | ({"conn_str": new["conn_str"]} if "conn_str" in new and "@" not in str(new["conn_str"]) else {}), f)
+        json.dump(settings_to_save(new), f)
     click.echo(f'Initializing the backend... ({new.get("type")})')
     click.echo("")
     click.echo("trainform has been successfully initialized!")

@@ -84,6 +84,9 @@ def cli(ctx, chdir, no_color):
 
 def main(argv=None) -> int:
     """Run the CLI; turn any unexpected exception into a short line + crash log."""
+    from engine.fileperms import restrict_umask
+
+    restrict_umask()  # trainform's own files (logs, plans, caches, crash logs) are 0600, its directories 0700
     try:
         cli.main(args=argv, prog_name="trainform", standalone_mode=False)
         return 0
