@@ -15,7 +15,7 @@ from engine.providers.interface import (
     ReadResponse, ResourceSchema, UpgradeStateRequest, UpgradeStateResponse, ValidateRequest,
     ValidateResponse, default_plan, proposed_new_state,
 )
-from engine.values import UNKNOWN, Unknown, contains_unknown
+from engine.values import UNKNOWN, Unknown, contains_unknown, get_path
 
 
 def is_secret_digest(value) -> bool:
@@ -41,7 +41,7 @@ def user_umask() -> int:
 
 
 __all__ = [
-    "Diagnostic", "Diagnostics", "Range", "UNKNOWN", "Unknown", "contains_unknown",
+    "Diagnostic", "Diagnostics", "Range", "UNKNOWN", "Unknown", "contains_unknown", "get_path",
     "Attribute", "NestedBlock", "BlockSchema", "ResourceSchema", "ProviderContext", "Provider",
     "ValidateRequest", "ValidateResponse", "PlanRequest", "PlanResponse", "ApplyRequest", "ApplyResponse",
     "ReadRequest", "ReadResponse", "ImportRequest", "ImportResponse", "UpgradeStateRequest",

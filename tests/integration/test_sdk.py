@@ -130,3 +130,13 @@ def test_plan_and_apply_in_process(tmp_path, monkeypatch):
         plan, _ = op.plan(PlanOptions(destroy=True))
         result, _ = op.apply(plan)
     assert result.destroyed == 2
+
+
+def test_every_name_providers_import_from_the_sdk_exists():
+    import engine.providers as sdk
+
+    for f in (REPO / "providers").rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "engine.providers":
+                for a in node.names:
+                    assert hasattr(sdk, a.name), f"{f.relative_to(REPO)} imports {a.name} from engine.providers"
