@@ -84,6 +84,8 @@ class Applier:
 
     def gather(self, n) -> bool:
         """All instances of a block are done: expose them as TYPE.NAME to expressions."""
+        if self.s.options.destroy:  # a destroy evaluates nothing after its plan
+            return True
         _, path, key = n
         for ip in self.s.module_instances(path):
             scope = self.s.scopes[ip]

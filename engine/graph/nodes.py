@@ -105,6 +105,8 @@ class VariableNode(_ModuleNode):
         return evaluate_variable(planner.session, self)
 
     def apply(self, applier) -> bool:
+        if applier.session.options.destroy:  # deletions use the configuration the plan evaluated
+            return True
         return evaluate_variable(applier.session, self)
 
 
@@ -116,6 +118,8 @@ class LocalNode(_ModuleNode):
         return evaluate_local(planner.session, self)
 
     def apply(self, applier) -> bool:
+        if applier.session.options.destroy:  # what locals read is being deleted
+            return True
         return evaluate_local(applier.session, self)
 
 
@@ -146,6 +150,8 @@ class ModuleExpandNode(_ModuleNode):
         return expand_module(planner.session, self)
 
     def apply(self, applier) -> bool:
+        if applier.session.options.destroy:  # the plan's expansion stands; nothing is evaluated
+            return True
         return expand_module(applier.session, self)
 
 

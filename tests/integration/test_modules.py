@@ -70,8 +70,11 @@ module "copy" {
   name   = "copy${count.index}"
   lr     = 0.5
 }
+locals {
+  accs = { for k, t in module.trial : k => t.acc }
+}
 output "accs" {
-  value = { for k, t in module.trial : k => t.acc }
+  value = local.accs
 }
 output "best" {
   value = [for k, t in module.trial : k if t.acc == max([for x in values(module.trial) : x.acc]...)][0]
@@ -120,6 +123,10 @@ def test_for_each_and_count_on_modules(wd):
     assert out["steps_a"] == ["a-0", "a-1"]
     assert out["copy"] == 0.5
     assert wd.plan("-detailed-exitcode").code == 0
+    # a destroy evaluates nothing that reads what it deletes (the local above)
+    r = wd.run("destroy", "-auto-approve", "-no-color")
+    assert "Destroy complete! Resources: 9 destroyed." in r.out, r.text
+    assert wd.state()["resources"] == []
 
 
 def test_removing_one_instance_destroys_only_its_resources(wd):
