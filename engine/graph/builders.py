@@ -49,7 +49,8 @@ class PlanGraphBuilder:
         self.target_list = list(targets or [])
 
     def steps(self) -> list[Callable[[BuiltGraph], None]]:
-        return [self.config_nodes, self.module_arguments, self.references, self.cycle_check, self.targeting]
+        return [self.config_nodes, self.module_arguments, self.references, self.import_references, self.cycle_check,
+                self.targeting]
 
     def build(self) -> BuiltGraph:
         b = BuiltGraph()
@@ -156,6 +157,20 @@ class PlanGraphBuilder:
                         for dep in resolve_reference(parent, ref, d):
                             g.add_edge(dep, node)
 
+    def import_references(self, b: BuiltGraph) -> None:
+        """An import block's id is evaluated when its target is planned: after what it reads."""
+        from engine.evaluate import resolve_reference
+
+        for imp in self.config.module.imports:
+            node = ResourceNode(imp.to.module, f"{imp.to.type}.{imp.to.name}")
+            if node not in b.graph:
+                continue
+            for ref in imp.id.references():
+                _check_special(ref, None, b.diags)
+                for dep in resolve_reference(self.config, ref, b.diags):
+                    if dep != node:
+                        b.graph.add_edge(dep, node)
+
     def cycle_check(self, b: BuiltGraph) -> None:
         cycle_error(b.graph, b.diags, "Cycle: ", "The configuration contains a dependency cycle (each refers to the next): {path}. Break the cycle by removing one of the references.")
 
@@ -241,7 +256,7 @@ class ApplyGraphBuilder:
         g = b.graph
         preds_of: dict = {}
         for c in self.plan.resource_changes:
-            if c.action == Action.DELETE:
+            if c.action in (Action.DELETE, Action.FORGET):
                 continue
             blk = self._block(c)
             if blk not in preds_of:

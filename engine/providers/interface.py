@@ -214,8 +214,12 @@ class ImportRequest:
 
 @dataclass
 class ImportResponse:
+    """``state`` of the existing object (None or an error diagnostic: there is none
+    with this id); the engine then reads it and plans it against the configuration."""
+
     state: dict | None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    private: dict | None = None
 
 
 @dataclass
