@@ -235,3 +235,19 @@ def load_import(block: ast.Block, module: tuple, d: Diagnostics) -> Import | Non
     if to.key is NO_KEY:
         to = to.with_key(None)
     return Import(to, attrs["id"].expr, block.type_range, module)
+
+
+def endpoint_from_text(text: str) -> Endpoint:
+    """A command-line address (``trainform state mv``): ``module.m``, ``value.a``,
+    ``value.a[0]`` or ``module.m.value.a["k"]``; raises engine.addrs.AddressError."""
+    from engine.addrs import AddressError, parse_instance, parse_module
+
+    if not text:
+        raise AddressError("empty address")
+    try:
+        return Endpoint(parse_module(text))
+    except AddressError:
+        pass
+    inst = parse_instance(text)
+    key = inst.key if text.endswith("]") else NO_KEY
+    return Endpoint(inst.resource.module, inst.resource.type, inst.resource.name, key)
