@@ -219,8 +219,14 @@ class Applier:
         return True
 
     def _fail(self, c, d, t0, action_word) -> bool:
+        from engine.config.locate import attribute_range
+
+        scope = self.s.scopes.get(parse_module(c.module))
+        res = scope.module.resources.get(f"{c.type}.{c.name}") if scope is not None else None
         for x in d:
             x.address = x.address or c.address
+            if x.range is None and x.attribute_path and res is not None:
+                x.range = attribute_range(res.body, x.attribute_path)
         self.result.diagnostics.extend(d)
         self.result.failed.append(c.address)
         self.s.events.resource_failed(c.address, action_word, time.monotonic() - t0)

@@ -36,6 +36,7 @@ class BuiltGraph:
         self.graph = Graph()
         self.diags = Diagnostics()
         self.targets = None  # engine.plan.targeting.Targets when -target was given
+        self.ref_ranges: dict = {}  # (dependency, dependent) -> range of the reference that made the edge
 
 
 # ---------------------------------------------------------------- plan graph
@@ -102,12 +103,14 @@ class PlanGraphBuilder:
                         _check_special(ref, None, d)
                         for dep in resolve_reference(parent, ref, d):
                             g.add_edge(dep, node)
+                            b.ref_ranges.setdefault((dep, node), ref.range)
                 for v in var.validations:
                     for ref in v.condition.references() + v.error_message.references():
                         if ref.root == "var" and ref.steps and ref.steps[0][1] == name:
                             continue
                         for dep in resolve_reference(cfg, ref, d):
                             g.add_edge(dep, node)
+                            b.ref_ranges.setdefault((dep, node), ref.range)
             if call is None:
                 continue
             for aname, attr in call.args.items():
@@ -130,12 +133,14 @@ class PlanGraphBuilder:
                     _check_special(ref, None, d)
                     for dep in resolve_reference(cfg, ref, d):
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
             for name, out in m.outputs.items():
                 node = OutputNode(path, name)
                 for ref in out.expr.references() + out.depends_on:
                     _check_special(ref, None, d)
                     for dep in resolve_reference(cfg, ref, d):
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
             for key, res in m.resources.items():
                 node = ResourceNode(path, key)
                 address = cfg.prefix + key
@@ -152,6 +157,7 @@ class PlanGraphBuilder:
                                 d.error("Self-referential block", f"Configuration for {address} may not refer to itself.", ref.range, address)
                             continue
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
                 if call is not None:
                     for ref in call.depends_on:
                         for dep in resolve_reference(parent, ref, d):
@@ -172,7 +178,8 @@ class PlanGraphBuilder:
                         b.graph.add_edge(dep, node)
 
     def cycle_check(self, b: BuiltGraph) -> None:
-        cycle_error(b.graph, b.diags, "Cycle: ", "The configuration contains a dependency cycle (each refers to the next): {path}. Break the cycle by removing one of the references.")
+        cycle_error(b.graph, b.diags, "Cycle: ", "The configuration contains a dependency cycle (each refers to the next): {path}. Break the cycle by removing one of the references.",
+                    b.ref_ranges)
 
     def targeting(self, b: BuiltGraph) -> None:
         """-target: the blocks the plan covers (targets and their dependencies)."""
@@ -196,14 +203,28 @@ def _check_special(ref, res: Resource | None, d: Diagnostics) -> None:
         d.error("Invalid \"self\" reference", 'The "self" object is not available in this context.', ref.range)
 
 
-def cycle_error(g: Graph, d: Diagnostics, summary: str, detail: str) -> bool:
-    """Report one cycle of ``g``, if any, naming its nodes in reference order."""
+def cycle_error(g: Graph, d: Diagnostics, summary: str, detail: str, ref_ranges: dict | None = None) -> bool:
+    """Report one cycle of ``g``, if any, naming its nodes in reference order and,
+    where the references are known (configuration graphs), each one's file:line:col;
+    the diagnostic points at the first of them."""
     cycle = find_cycle(g)
     if not cycle:
         return False
     refers = list(reversed(cycle))  # graph edges point dependency -> dependent
     names = ", ".join(label_of(n) for n in refers)
-    d.error(summary + names, detail.format(path=" -> ".join(label_of(n) for n in refers + [refers[0]])))
+    text = detail.format(path=" -> ".join(label_of(n) for n in refers + [refers[0]]))
+    where = []
+    for i, n in enumerate(refers):
+        nxt = refers[(i + 1) % len(refers)]
+        rng = (ref_ranges or {}).get((nxt, n))
+        if rng is not None:
+            where.append((n, nxt, rng))
+    if where and len(where) == len(refers):
+        lines = "\n".join(f"  {label_of(n)} refers to {label_of(nxt)} at {rng}" for n, nxt, rng in where)
+        text = f"The configuration contains a dependency cycle:\n{lines}\n\nBreak the cycle by removing one of the references."
+        d.error(summary + names, text, where[0][2])
+    else:
+        d.error(summary + names, text)
     return True
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from engine.addrs import Resource as AResource
 from engine.addrs import module_prefix, module_string, parse_module
+from engine.config.locate import place
 from engine.config.model import Resource
 from engine.diagnostics import Diagnostics
 from engine.evaluate import expand, instance_address, mark_paths, split_marks
@@ -246,10 +247,7 @@ class Planner:
         provider, schema, config, sens = self.session.instance_config(scope, res, address, binding, d)
         if not d.has_errors:
             vd = provider.validate(ValidateRequest(address=address, config=config)).diagnostics
-            for x in vd:
-                x.address = x.address or address
-                if x.range is None:
-                    x.range = res.range
+            place(vd, res.body, res.range, address)
             d.extend(vd)
         scope.values[res.type][res.name] = UNKNOWN
         self.session.diags.extend(d)
@@ -262,10 +260,7 @@ class Planner:
         if d.has_errors:
             return None
         vd = provider.validate(ValidateRequest(address=address, config=config)).diagnostics
-        for x in vd:
-            x.address = x.address or address
-            if x.range is None:
-                x.range = res.range
+        place(vd, res.body, res.range, address)
         d.extend(vd)
         if vd.has_errors:
             return None
@@ -278,10 +273,7 @@ class Planner:
             from engine.errors import InternalError
 
             raise InternalError(f"provider {res.type} crashed while planning {address}: {type(e).__name__}: {e}") from e
-        for x in resp.diagnostics:
-            x.address = x.address or address
-            if x.range is None:
-                x.range = res.range
+        place(resp.diagnostics, res.body, res.range, address)
         d.extend(resp.diagnostics)
         if resp.diagnostics.has_errors or resp.planned_state is None:
             return None
@@ -294,6 +286,7 @@ class Planner:
         if ch.action.is_replace:
             # the replacement is a create: plan it from nothing so computed values are unknown again
             resp2 = provider.plan(PlanRequest(address=address, prior_state=None, config=config))
+            place(resp2.diagnostics, res.body, res.range, address)
             d.extend(resp2.diagnostics)
             if resp2.diagnostics.has_errors or resp2.planned_state is None:
                 return None
