@@ -207,7 +207,7 @@ def load_removed(block: ast.Block, module: tuple, d: Diagnostics) -> Removed | N
     if src is None:
         return None
     if src.is_instance:
-        d.error("Resource instance keys not allowed", f'The removed source must be a resource (e.g. "{src.block}") or a module, not a resource instance (e.g. "{src}").', attrs["from"].expr.range)
+        d.error("Resource instance keys not allowed", f"The removed source must be a resource (like {src.block}) or a module, not a resource instance (like {src}): a removed block forgets or destroys every instance of a resource.", attrs["from"].expr.range)
         return None
     return Removed(src, destroy, block.type_range)
 

@@ -47,10 +47,10 @@ def check_statements(config) -> Diagnostics:
         same_block = not m.from_.is_module and m.from_.block == m.to.block
         if declared is not None and not m.from_.is_instance and not same_block:
             what = "module call" if m.from_.is_module else "resource"
-            d.error("Moved object still exists", f"This statement declares a move from {m.from_}, but that {what} is still declared at {declared.range}.\n\nChange your configuration so that this {what} will be declared as {m.to} instead.", m.range)
+            d.error("Moved object still exists", f"This statement declares a move from {m.from_}, but that {what} is still declared at {declared.range}.\n\nChange your configuration so that this {what} will be declared as {m.to} instead.", m.from_.range)
         prev = by_from.get(str(m.from_))
         if prev is not None and str(prev.to) != str(m.to):
-            d.error("Ambiguous move statements", f"A statement at {prev.range} declared that {m.from_} moved to {prev.to}, but this statement instead declares that it moved to {m.to}.\n\nEach item can move to only one destination address.", m.range)
+            d.error("Ambiguous move statements", f"A statement at {prev.range} declared that {m.from_} moved to {prev.to}, but this statement instead declares that it moved to {m.to}.\n\nEach item can move to only one destination address.", m.to.range)
         by_from.setdefault(str(m.from_), m)
     cycle = _move_cycle(moves)
     if cycle:

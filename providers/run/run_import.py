@@ -25,13 +25,14 @@ def import_run(provider, req: ImportRequest) -> ImportResponse:
 
     d = Diagnostics()
     where = os.path.join(provider.ctx.data_dir, "workspaces", "*", "runs")
+    shown = os.path.relpath(where, provider.ctx.working_dir)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", req.id or "") or req.id in (".", ".."):
         d.error("Invalid run id", f'"{req.id}" is not a run id: run ids look like default_1764556800_1a2b3c4d (`trainform runs -json` lists them).')
         return ImportResponse(None, d)
     found = sorted(glob.glob(os.path.join(where, req.id, "record.json")))
     record = read_record(found[0]) if found else None
     if record is None:
-        d.error("Cannot import non-existent remote object", f'{req.address}: no run with id "{req.id}" is recorded under {where}, so there is nothing to import. `trainform runs -json` lists the ids of recorded runs.')
+        d.error("Cannot import non-existent remote object", f'{req.address}: no run with id "{req.id}" is recorded under {shown}, so there is nothing to import. `trainform runs -json` lists the ids of recorded runs.')
         return ImportResponse(None, d)
     run_dir = os.path.dirname(found[0])
     paths = RunPaths.from_dir(run_dir)
