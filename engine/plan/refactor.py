@@ -66,7 +66,7 @@ def check_statements(config) -> Diagnostics:
     for imp in config.module.imports:
         res = _block_declared(config, imp.to)
         if res is None:
-            d.error("Configuration for import target does not exist", f'The configuration for the given import target {imp.to} does not exist. Add a {imp.to.type} "{imp.to.name}" block to the configuration, or correct the address.', imp.to.range)
+            d.error("Configuration for import target does not exist", f'The configuration for the given import target {imp.to} does not exist. Declare {imp.to.type} "{imp.to.name}" in the configuration, or correct the address.', imp.to.range)
             continue
         if imp.to.key is not None and res.count is None and res.for_each is None:
             d.error("Invalid import address", f"{imp.to.block} has neither count nor for_each, so it has no instance {imp.to}: import to {imp.to.block}.", imp.to.range)
