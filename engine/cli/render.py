@@ -351,7 +351,11 @@ def plan_json(plan: Plan) -> dict:
     (attribute values; unknown and sensitive values are null there),
     ``after_unknown`` / ``before_sensitive`` / ``after_sensitive`` (lists of
     attribute paths, each a list of keys and indexes) and ``replace_paths``
-    (the attributes that force replacement).  Output changes: ``name``,
+    (the attributes that force replacement); ``previous_address`` (moved
+    here by a moved block) and ``importing`` (``{"id": ...}`` when adopted by
+    an import) as in Terraform; ``["forget"]`` is the action of a removed
+    block with ``destroy = false``.  ``moves`` lists every ``[from, to]``
+    applied to the prior state.  Output changes: ``name``,
     ``action``, ``before``, ``after``, ``after_unknown``, ``sensitive``
     (values null when sensitive).
     """

@@ -57,7 +57,8 @@ class Planner:
         if not self.options.validate_only:
             # moved blocks act on the prior state before anything reads it
             plan.moves = apply_moves(s.config, s.state, s.diags)
-            self.imports = import_specs(s.config, self.options.imports)
+            if not (self.options.destroy or self.options.refresh_only):
+                self.imports = import_specs(s.config, self.options.imports)
             upgrade_states(s)
         if s.diags.has_errors:
             plan.errored = True

@@ -330,3 +330,74 @@ def test_forget_a_run_then_import_it_back_without_running_it_again(tmp_path, bus
     w.write("main.hcl", base + run + '\nrun "other" {\n  workspace = workspace.ws.id\n  source_directory = "src"\n  command = ["sh", "run.sh"]\n}\n')
     r = w.run("import", "-no-color", "run.other", "default_1_deadbeef")
     assert r.code == 1 and "Cannot import non-existent remote object" in r.err and "trainform runs -json" in r.err
+
+
+def test_moves_imports_and_forgets_are_journaled_before_changes_run(tmp_path):
+    """Killed mid-apply (SIGKILL while a slow create runs): what the plan did to the
+    prior state itself -- a move, an import, a forget -- is already recorded."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sleepy = {"TRAINFORM_EXTRA_PROVIDERS": "sleepy=engine.testing.sleepy:SleepyProvider", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    w = Workdir(tmp_path / "w", env=sleepy)
+    w.write("main.hcl", 'value "a" {\n  input = 1\n}\nvalue "f" {\n  input = 2\n}\n')
+    w.apply()
+    moved_id = ids(w)["value.a"]
+    w.write("main.hcl", '''
+        value "b" {
+          input = 1
+        }
+        moved {
+          from = value.a
+          to   = value.b
+        }
+        removed {
+          from = value.f
+          lifecycle {
+            destroy = false
+          }
+        }
+        value "c" {}
+        import {
+          to = value.c
+          id = "adopted"
+        }
+        sleepy "slow" {
+          delay = 600
+        }
+    ''')
+    out = tmp_path / "out.txt"
+    with open(out, "w") as f:
+        p = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "apply", "-auto-approve", "-no-color"],
+                             cwd=w.path, stdout=f, stderr=subprocess.STDOUT, env=w.env)
+    try:
+        deadline = time.monotonic() + 120  # a guard against hanging, not a timing assertion
+        while "sleepy.slow: Creating" not in out.read_text():
+            assert p.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.05)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    listing = w.run("state", "list")
+    assert listing.code == 0, listing.text
+    assert listing.out.split() == ["value.b", "value.c"], listing.text
+    assert ids(w) == {"value.b": moved_id, "value.c": "adopted"}
+
+
+def test_removed_module_forgets_every_instance_and_destroy_ignores_imports(wd):
+    wd.write("mod/main.hcl", 'value "x" {\n  count = 2\n  input = count.index\n}\n')
+    wd.write("main.hcl", 'module "sweep" {\n  source = "./mod"\n}\nvalue "keep" {}\n')
+    wd.apply()
+    wd.write("main.hcl", 'removed {\n  from = module.sweep\n  lifecycle {\n    destroy = false\n  }\n}\nvalue "keep" {}\nvalue "new" {}\nimport {\n  to = value.new\n  id = "n"\n}\n')
+    r = wd.plan()
+    assert "# module.sweep.value.x[0] will no longer be managed by trainform" in r.out
+    assert "# module.sweep.value.x[1] will no longer be managed by trainform" in r.out
+    assert "Plan: 1 to import, 0 to add, 0 to change, 0 to destroy, 2 to forget." in r.out, r.out
+    # a destroy plan destroys what is managed and imports nothing
+    r = wd.run("plan", "-destroy", "-no-color")
+    assert r.code == 0, r.text
+    assert "# value.keep will be destroyed" in r.out and "value.new" not in r.out
+    wd.apply()
+    assert sorted(ids(wd)) == ["value.keep", "value.new"]
