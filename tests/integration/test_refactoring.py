@@ -325,6 +325,13 @@ def test_forget_a_run_then_import_it_back_without_running_it_again(tmp_path, bus
     assert again["id"] == first["id"] and again["metrics"] == {"acc": 0.5} and again["status"] == "succeeded"
     with open(os.path.join(first["outputs_path"], "count")) as f:
         assert f.read() == "ran\n"
+    # renamed with a moved block: planned at its new address, not run again
+    w.write("main.hcl", base + run.replace('run "train"', 'run "baseline"') + '\nmoved {\n  from = run.train\n  to   = run.baseline\n}\n')
+    r = w.apply()
+    assert "Apply complete! Resources: 0 added, 0 changed, 0 destroyed." in r.out, r.out
+    assert w.resource("run.baseline")["attributes"]["id"] == first["id"]
+    with open(os.path.join(first["outputs_path"], "count")) as f:
+        assert f.read() == "ran\n"
     r = w.run("import", "-no-color", "run.other", "default_1_deadbeef")
     assert r.code == 1
     w.write("main.hcl", base + run + '\nrun "other" {\n  workspace = workspace.ws.id\n  source_directory = "src"\n  command = ["sh", "run.sh"]\n}\n')
