@@ -46,10 +46,11 @@ def _import_id(session, spec: ImportSpec, d: Diagnostics) -> str | None:
     d.extend(d2)
     if d2.has_errors:
         return None
-    value = to_plain(unmark(value))
+    value = unmark(value)
     if contains_unknown(value):
         d.error("Invalid import id argument", "The import block \"id\" argument depends on values that cannot be determined until apply, so trainform cannot plan to import this resource.", spec.range, spec.address)
         return None
+    value = to_plain(value)
     if not isinstance(value, str) or not value:
         d.error("Invalid import id argument", "The import ID must be a non-empty string.", spec.range, spec.address)
         return None
