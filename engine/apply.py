@@ -176,8 +176,8 @@ class Applier:
         s.events.resource_start(c.address, "replace" if replace else action_word)
         t0 = time.monotonic()
         try:
-            presp = provider.plan(PlanRequest(address=c.address, prior_state=prior_attrs, config=config, prior_private=None if prior is None or replace else prior.private))
-            d.extend(presp.diagnostics)
+            presp = provider.plan(PlanRequest(address=c.address, prior_state=prior_attrs, config=config, prior_private=None if prior is None or replace else prior.private, sensitive_paths=list(sens)))
+            d.extend(s.provider_diagnostics(presp.diagnostics, c.address, res, config, sens))
             if presp.diagnostics.has_errors or presp.planned_state is None:
                 return self._fail(c, d, t0, action_word)
             planned = presp.planned_state
@@ -185,11 +185,11 @@ class Applier:
             if bad:
                 d.error("Provider produced inconsistent final plan", f"When expanding the plan for {c.address} to include new values learned so far during apply, the {c.type} provider produced an invalid new value for .{bad}: it was planned as one value and is now another. This is a bug in the provider.", address=c.address)
                 return self._fail(c, d, t0, action_word)
-            resp = provider.apply(ApplyRequest(address=c.address, action=CREATE if prior_attrs is None else UPDATE, prior_state=prior_attrs, planned_state=planned, config=config, private=presp.private))
+            resp = provider.apply(ApplyRequest(address=c.address, action=CREATE if prior_attrs is None else UPDATE, prior_state=prior_attrs, planned_state=planned, config=config, private=presp.private, sensitive_paths=list(sens)))
         except Exception as e:
             d.error("Provider crashed", f"The {c.type} provider failed while applying {c.address}: {type(e).__name__}: {e}. This is a bug in the provider.", address=c.address)
             return self._fail(c, d, t0, action_word)
-        d.extend(resp.diagnostics)
+        d.extend(s.provider_diagnostics(resp.diagnostics, c.address, res, config, sens))
         new = resp.new_state
         if new is not None and not resp.diagnostics.has_errors:
             bad = first_inconsistency(planned, new)
@@ -219,14 +219,8 @@ class Applier:
         return True
 
     def _fail(self, c, d, t0, action_word) -> bool:
-        from engine.config.locate import attribute_range
-
-        scope = self.s.scopes.get(parse_module(c.module))
-        res = scope.module.resources.get(f"{c.type}.{c.name}") if scope is not None else None
         for x in d:
             x.address = x.address or c.address
-            if x.range is None and x.attribute_path and res is not None:
-                x.range = attribute_range(res.body, x.attribute_path)
         self.result.diagnostics.extend(d)
         self.result.failed.append(c.address)
         self.s.events.resource_failed(c.address, action_word, time.monotonic() - t0)
@@ -236,7 +230,10 @@ class Applier:
         from engine.state import secrets
         from engine.state.model import ResourceInstance
 
-        attrs = secrets.redact(plain(new), [tuple(p) for p in sens])
+        # one salt per instance: equal secrets in one object (an input echoed as an output)
+        # get equal digests, so a plan verifies each with one slow KDF run, not one per path
+        salt = secrets.new_salt()
+        attrs = secrets.redact(plain(new), [tuple(p) for p in sens], salt_for=lambda _path: salt)
         inst = ResourceInstance(
             address=c.address, type=c.type, name=c.name, module=c.module, index_key=c.index_key,
             attributes=attrs, sensitive_paths=[list(p) for p in sens], private=private,

@@ -55,9 +55,9 @@ class Diagnostic:
     detail: str = ""
     range: Range | None = None
     address: str | None = None
-    # Where in the resource's configuration the problem is, e.g. ("docker", "base_image"):
-    # providers set this instead of a range; the engine maps it to the attribute's
-    # source range (engine.config.locate), so the frame shows the offending line.
+    #: set by a provider (``d.error(..., attribute_path=("type",))``): the attribute
+    #: (path in the resource's configuration) the diagnostic is about; the engine turns
+    #: it into ``range`` (engine.attr_range), so the frame shows the offending line
     attribute_path: tuple | None = None
 
     def to_json(self) -> dict:

@@ -323,10 +323,12 @@ def expand(res: Resource, ctx, diags: Diagnostics, address: str) -> list[tuple[A
         diags.extend(d)
         if d.has_errors:
             return None
-        if isinstance(value, Sensitive):
-            diags.error("Invalid for_each argument", "Sensitive values, or values derived from sensitive values, cannot be used as for_each arguments.", res.for_each.range, address)
+        from engine.values import TSet, contains_sensitive, contains_unknown
+
+        # A set element's mark is the whole set's mark (cty hoists them): either way it would be a key.
+        if isinstance(value, Sensitive) or (isinstance(value, TSet) and contains_sensitive(value)):
+            diags.error("Invalid for_each argument", "Sensitive values, or values derived from sensitive values, cannot be used as for_each arguments. If used, the sensitive value could be exposed as a resource instance key.", res.for_each.range, address)
             return None
-        from engine.values import TSet, contains_unknown
 
         if isinstance(value, Unknown) or contains_unknown(value if isinstance(value, TSet) else list((value or {}).keys()) if isinstance(value, dict) else value):
             diags.error("Invalid for_each argument", 'The "for_each" value depends on resource attributes that cannot be determined until apply, so trainform cannot predict how many instances will be created. To work around this, use -target to first apply only the resources that the for_each depends on.', res.for_each.range, address)

@@ -154,11 +154,17 @@ class Operation:
             plan.lineage, plan.serial = None, 0
         plan.config_files = config_files(self.config)
         plan.config_hash = config_hash(plan.config_files)
-        plan.variables = variable_record(self.inputs)
+        plan.variables = variable_record(self.inputs, digests=False)
         plan.options = {"targets": list(options.targets), "replace": list(options.replace), "refresh": options.refresh}
         self._sessions[id(plan)] = session
         diags = Diagnostics(list(self.warnings) + list(session.diags))
         return plan, diags
+
+    def write_plan(self, path: str, plan: Plan) -> None:
+        """Write a plan made here to a file, with digests of its sensitive variables
+        (made only now: each is a slow KDF, wasted on plans that are not saved)."""
+        plan.variables = variable_record(self.inputs)
+        write_plan_file(path, plan)
 
     # ------------------------------------------------------------ apply
     def session_of(self, plan: Plan) -> Session | None:
@@ -326,15 +332,16 @@ def config_hash(files: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def variable_record(inputs: dict) -> dict:
-    """Root variable values for the plan file; sensitive ones only as salted digests."""
+def variable_record(inputs: dict, digests: bool = True) -> dict:
+    """Root variable values for the plan file; sensitive ones only as salted digests
+    (or, with ``digests=False``, only marked: such a record cannot be written)."""
     from engine.state import secrets
     from engine.values import Sensitive, to_plain
 
     out = {}
     for name, v in inputs.items():
         if isinstance(v, Sensitive):
-            out[name] = {"sensitive": True, "digest": secrets.digest(to_plain(v.value))}
+            out[name] = {"sensitive": True, "digest": secrets.digest(to_plain(v.value)) if digests else None}
         else:
             out[name] = {"value": to_plain(v)}
     return out
@@ -406,6 +413,8 @@ def _short(v) -> str:
 
 def write_plan_file(path: str, plan: Plan) -> None:
     """Atomically, owner-only: a plan file holds the configuration snapshot."""
+    if any(v.get("sensitive") and not v.get("digest") for v in plan.variables.values()):
+        raise ValueError("a plan with sensitive variables is written by Operation.write_plan (it adds their digests)")
     data = {"kind": PLAN_FILE_KIND, "plan": plan.to_json()}
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -131,6 +131,29 @@ class Session:
         return provider, schema, config, sens
 
     @staticmethod
+    def provider_diagnostics(diags, address: str, res: Resource | None, config: dict | None, sens) -> Diagnostics:
+        """A provider's diagnostics made presentable: the instance address, the block's
+        range when the provider gave none, and no sensitive configured value echoed
+        in a message (e.g. ``invalid duration "<the secret>"``)."""
+        from engine.attr_range import attribute_range
+        from engine.config.functions._base import redact_message
+        from engine.values import get_path
+
+        secrets = []
+        for p in sens or ():
+            v = get_path(config, tuple(p)) if config is not None else None
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                secrets.append(v)
+        for x in diags:
+            x.address = x.address or address
+            if x.range is None and res is not None:
+                x.range = attribute_range(res.body, x.attribute_path) or res.range
+            if secrets:
+                x.summary = redact_message(x.summary, secrets)
+                x.detail = redact_message(x.detail or "", secrets)
+        return diags
+
+    @staticmethod
     def ignore_changes(res: Resource, config: dict, prior: dict) -> dict:
         """lifecycle.ignore_changes: configured values replaced by the prior ones."""
         ic = res.lifecycle.ignore_changes

@@ -68,6 +68,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
     from engine.cli.common import read_init_settings
     from engine.config.loader import load_config
     from engine.state import get_backend
+    from engine.state.pg import same_settings, settings_to_save
 
     config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
     if diags.has_errors or config is None:
@@ -77,7 +78,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
     old = read_init_settings()
     if old is None and new.get("type") != "local" and os.path.exists("trainform.tfstate"):
         old = {"type": "local"}
-    if old is not None and old != new and not reconfigure:
+    if old is not None and not same_settings(old, new) and not reconfigure:
         if not migrate_state:
             d = Diagnostics()
             d.error("Backend configuration changed", f'The backend changed from "{old.get("type")}" to "{new.get("type")}". Run "trainform init -migrate-state" to copy the existing state to the new backend, or "trainform init -reconfigure" to start using it without copying.')
@@ -102,7 +103,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
         d.error("Failed to initialize the state backend", str(e))
         fail(d)
     with open(os.path.join(".trainform", "backend.json"), "w") as f:
-        json.dump({k: v for k, v in new.items() if k != "conn_str"} | ({"conn_str": new["conn_str"]} if "conn_str" in new and "@" not in str(new["conn_str"]) else {}), f)
+        json.dump(settings_to_save(new), f)
     click.echo(f'Initializing the backend... ({new.get("type")})')
     click.echo("")
     click.echo("trainform has been successfully initialized!")
@@ -116,8 +117,6 @@ def init_cmd(migrate_state, force_copy, reconfigure):
 @click.option("-detailed-exitcode", "--detailed-exitcode", "detailed", is_flag=True, help="Exit 0 with no changes, 1 on error, 2 with changes.")
 def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, out, json_out, destroy, detailed):
     """Show what apply would change, and why."""
-    from engine.operations import write_plan_file
-
     op = _operation(_settings(vars, var_files, input_, lock, lock_timeout, "OperationTypePlan"))
     try:
         plan, diags = op.plan(_options(destroy, refresh, refresh_only, targets, replace, parallelism))
@@ -134,7 +133,7 @@ def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars,
 
             click.echo(render_plan(plan, color=not no_color()), nl=False)
         if out:
-            write_plan_file(out, plan)
+            op.write_plan(out, plan)
             if not json_out:
                 click.echo("")
                 click.echo(f"Saved the plan to: {out}")

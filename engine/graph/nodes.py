@@ -119,6 +119,8 @@ class OutputNode(_ModuleNode):
         return evaluate_output(planner.session, self)
 
     def apply(self, applier) -> bool:
+        if applier.session.options.destroy:  # what outputs read is being deleted; destroy drops them all
+            return True
         return evaluate_output(applier.session, self)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from engine.addrs import Resource as AResource
 from engine.addrs import module_prefix, module_string, parse_module
-from engine.config.locate import place
 from engine.config.model import Resource
 from engine.diagnostics import Diagnostics
 from engine.evaluate import expand, instance_address, mark_paths, split_marks
@@ -247,9 +246,8 @@ class Planner:
             binding = {"each": {"key": UNKNOWN, "value": UNKNOWN}}
         provider, schema, config, sens = self.session.instance_config(scope, res, address, binding, d)
         if not d.has_errors:
-            vd = provider.validate(ValidateRequest(address=address, config=config)).diagnostics
-            place(vd, res.body, res.range, address)
-            d.extend(vd)
+            vd = provider.validate(ValidateRequest(address=address, config=config, sensitive_paths=sens)).diagnostics
+            d.extend(self.session.provider_diagnostics(vd, address, res, config, sens))
         scope.values[res.type][res.name] = UNKNOWN
         self.session.diags.extend(d)
         return not d.has_errors
@@ -260,22 +258,20 @@ class Planner:
         provider, schema, config, sens = self.session.instance_config(scope, res, address, binding, d)
         if d.has_errors:
             return None
-        vd = provider.validate(ValidateRequest(address=address, config=config)).diagnostics
-        place(vd, res.body, res.range, address)
-        d.extend(vd)
+        vd = provider.validate(ValidateRequest(address=address, config=config, sensitive_paths=sens)).diagnostics
+        d.extend(self.session.provider_diagnostics(vd, address, res, config, sens))
         if vd.has_errors:
             return None
         prior_attrs = prior.attributes if prior is not None else None
         if prior is not None:
             config = self.session.ignore_changes(res, config, prior_attrs)
         try:
-            resp = provider.plan(PlanRequest(address=address, prior_state=prior_attrs, config=config, prior_private=prior.private if prior is not None else None))
+            resp = provider.plan(PlanRequest(address=address, prior_state=prior_attrs, config=config, prior_private=prior.private if prior is not None else None, sensitive_paths=list(sens)))
         except Exception as e:
             from engine.errors import InternalError
 
             raise InternalError(f"provider {res.type} crashed while planning {address}: {type(e).__name__}: {e}") from e
-        place(resp.diagnostics, res.body, res.range, address)
-        d.extend(resp.diagnostics)
+        d.extend(self.session.provider_diagnostics(resp.diagnostics, address, res, config, sens))
         if resp.diagnostics.has_errors or resp.planned_state is None:
             return None
         planned = resp.planned_state
@@ -286,9 +282,8 @@ class Planner:
         ch = self._decide(res, address, index_key, prior, planned, resp, sens, scope)
         if ch.action.is_replace:
             # the replacement is a create: plan it from nothing so computed values are unknown again
-            resp2 = provider.plan(PlanRequest(address=address, prior_state=None, config=config))
-            place(resp2.diagnostics, res.body, res.range, address)
-            d.extend(resp2.diagnostics)
+            resp2 = provider.plan(PlanRequest(address=address, prior_state=None, config=config, sensitive_paths=list(sens)))
+            d.extend(self.session.provider_diagnostics(resp2.diagnostics, address, res, config, sens))
             if resp2.diagnostics.has_errors or resp2.planned_state is None:
                 return None
             planned = resp2.planned_state

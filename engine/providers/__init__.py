@@ -15,7 +15,7 @@ from engine.providers.interface import (
     ReadResponse, ResourceSchema, UpgradeStateRequest, UpgradeStateResponse, ValidateRequest,
     ValidateResponse, default_plan, proposed_new_state,
 )
-from engine.values import UNKNOWN, Unknown, contains_unknown
+from engine.values import UNKNOWN, Unknown, contains_unknown, get_path
 
 
 def is_secret_digest(value) -> bool:
@@ -32,11 +32,19 @@ def secret_matches(digest, value) -> bool:
     return secrets.matches(digest, value)
 
 
+def user_umask() -> int:
+    """The umask the user started trainform with: give it back to processes started
+    for the user (trainform's own files are private, see engine.fileperms)."""
+    from engine.fileperms import user_umask as _user_umask
+
+    return _user_umask()
+
+
 __all__ = [
-    "Diagnostic", "Diagnostics", "Range", "UNKNOWN", "Unknown", "contains_unknown",
+    "Diagnostic", "Diagnostics", "Range", "UNKNOWN", "Unknown", "contains_unknown", "get_path",
     "Attribute", "NestedBlock", "BlockSchema", "ResourceSchema", "ProviderContext", "Provider",
     "ValidateRequest", "ValidateResponse", "PlanRequest", "PlanResponse", "ApplyRequest", "ApplyResponse",
     "ReadRequest", "ReadResponse", "ImportRequest", "ImportResponse", "UpgradeStateRequest",
     "UpgradeStateResponse", "CREATE", "UPDATE", "DELETE", "default_plan", "proposed_new_state",
-    "is_secret_digest", "secret_matches",
+    "is_secret_digest", "secret_matches", "user_umask",
 ]

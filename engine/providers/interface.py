@@ -154,6 +154,8 @@ class ProviderContext:
 class ValidateRequest:
     address: str
     config: dict
+    #: paths in ``config`` whose values carry a sensitive mark (plain values: the marks are stripped)
+    sensitive_paths: list = field(default_factory=list)
 
 
 @dataclass
@@ -167,6 +169,8 @@ class PlanRequest:
     prior_state: dict | None  # None: the object does not exist yet
     config: dict | None  # None: the object is being destroyed
     prior_private: dict | None = None
+    #: paths in ``config`` whose values carry a sensitive mark
+    sensitive_paths: list = field(default_factory=list)
 
 
 @dataclass
@@ -186,6 +190,8 @@ class ApplyRequest:
     planned_state: dict | None
     config: dict | None
     private: dict | None = None
+    #: paths in ``config`` whose values carry a sensitive mark
+    sensitive_paths: list = field(default_factory=list)
 
 
 @dataclass

@@ -23,6 +23,13 @@ BUILTIN = {
 }
 
 
+# verb -> ("module:click_command", one-line help): commands of the provider packages
+# shipped with trainform; third-party packages add theirs in "trainform.commands"
+BUILTIN_COMMANDS = {
+    "logs": ("providers.run.cli:logs_cmd", "Print or follow a run's log"),
+    "runs": ("providers.run.cli:runs_cmd", "List training runs with status and metrics"),
+}
+
 _TYPES: dict[str, str] | None = None
 _SCANNED = False
 
@@ -131,3 +138,16 @@ def register(type_name: str, spec: str) -> None:
     resource_types()[type_name] = spec
     _classes.pop(type_name, None)
     _schemas.pop(type_name, None)
+
+
+def provider_commands() -> dict[str, tuple[str, str]]:
+    """CLI verbs contributed by provider packages: verb -> (spec, help)."""
+    out = dict(BUILTIN_COMMANDS)
+    try:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="trainform.commands"):
+            out.setdefault(ep.name, (ep.value, ""))
+    except Exception:  # noqa: BLE001 - broken metadata must not break the CLI
+        pass
+    return out

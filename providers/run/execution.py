@@ -31,6 +31,9 @@ class AttemptSpec:
     image: str | None = None
     registry_auth: dict | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``str -> str`` applied to every output line before it is shown or saved
+    #: (providers.run.masking.Masker: sensitive values become ***); None: as is
+    mask: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -70,12 +73,15 @@ def run_attempt(handle: Handle, spec: AttemptSpec, on_line: Callable[[str], None
                 abort: Callable[[], bool], started: float, poll: float = 0.1) -> AttemptResult:
     """Follow a started attempt to its end; the log is written to ``spec.paths.log(attempt)``."""
     log_path = spec.paths.log(spec.attempt)
+    mask = spec.mask
     done = threading.Event()
 
     def pump():
         try:
             with open(log_path, "a", encoding="utf-8") as log:
                 for line in handle.lines():
+                    if mask is not None:
+                        line = mask(line)
                     log.write(line + "\n")
                     log.flush()
                     try:

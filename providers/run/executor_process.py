@@ -9,10 +9,12 @@ for a later refresh, because trainform itself may be gone by then.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 from providers.run.execution import AttemptSpec, split_lines
@@ -25,11 +27,18 @@ def prepare_workdir(spec: AttemptSpec) -> str:
     if os.path.isdir(work):
         shutil.rmtree(work)  # a retry starts from the pristine snapshot
     shutil.copytree(spec.snapshot_dir, work, symlinks=True, ignore=shutil.ignore_patterns("outputs"))
-    os.chmod(work, 0o755)
+    os.chmod(work, 0o700)  # trainform's own directory; the files inside keep the snapshot's (source) modes
     link = os.path.join(work, "outputs")
     if not os.path.lexists(link):
         os.symlink(spec.paths.outputs, link)
     return work
+
+
+def _user_umask() -> int:
+    """The user's umask for the run's process (trainform itself runs with 077)."""
+    from engine.providers import user_umask
+
+    return user_umask()
 
 
 class ProcessHandle:
@@ -91,7 +100,7 @@ class ProcessExecutor:
     def start(self, spec: AttemptSpec) -> ProcessHandle:
         work = prepare_workdir(spec)
         proc = subprocess.Popen(spec.argv, cwd=work, env=spec.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True, umask=_user_umask())
         return ProcessHandle(proc)
 
     def start_detached(self, spec: AttemptSpec) -> str:
@@ -102,8 +111,19 @@ class ProcessExecutor:
             pass
         env = dict(spec.env, TRAINFORM_LOG_FILE=spec.paths.log(spec.attempt), TRAINFORM_EXIT_FILE=spec.paths.exit_file)
         script = '"$@" >>"$TRAINFORM_LOG_FILE" 2>&1; echo $? >"$TRAINFORM_EXIT_FILE.tmp"; mv "$TRAINFORM_EXIT_FILE.tmp" "$TRAINFORM_EXIT_FILE"'
+        secrets = getattr(spec.mask, "secrets", None)
+        if secrets:
+            # trainform is gone when the run ends: its output goes through the masking filter, which
+            # gets the values in its environment (the run itself does not inherit them)
+            from providers.run import masking
+
+            env.update({masking.ENV_SECRETS: json.dumps(secrets), "TRAINFORM_MASK_PYTHON": sys.executable,
+                        "TRAINFORM_MASK_FILTER": os.path.abspath(masking.__file__)})
+            script = ('( unset TRAINFORM_MASK_SECRETS; "$@" 2>&1; echo $? >"$TRAINFORM_EXIT_FILE.tmp" ) '
+                      '| "$TRAINFORM_MASK_PYTHON" -I "$TRAINFORM_MASK_FILTER" >>"$TRAINFORM_LOG_FILE"; '
+                      'mv "$TRAINFORM_EXIT_FILE.tmp" "$TRAINFORM_EXIT_FILE"')
         proc = subprocess.Popen(["sh", "-c", script, "sh", *spec.argv], cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, umask=_user_umask())
         return str(proc.pid)
 
     def kill_detached(self, ident: str) -> None:

@@ -34,7 +34,7 @@ def test_third_party_provider_imports_only_the_public_surface():
 
 def test_builtin_providers_import_only_the_sdk_from_the_engine():
     for f in (REPO / "providers").rglob("*.py"):
-        bad = {m for m in _engine_imports(f) if m.startswith("engine") and m != "engine.providers"}
+        bad = {m for m in _engine_imports(f) if m.startswith("engine") and m not in ("engine.providers", "engine.providers.cli")}
         assert not bad, f"{f.relative_to(REPO)} imports engine internals: {sorted(bad)}"
 
 
@@ -42,6 +42,17 @@ def test_builtin_providers_import_only_the_sdk_from_the_engine():
 def wd(tmp_path):
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     return Workdir(tmp_path / "w", env={"NO_COLOR": "1", "TRAINFORM_EXTRA_PROVIDERS": LOCALFILE, "PYTHONPATH": pythonpath})
+
+
+def test_provider_packages_contribute_cli_commands(wd):
+    """runs and logs come from the run provider package (entry points), listed in --help."""
+    from engine.providers.registry import provider_commands
+
+    assert provider_commands()["runs"][0] == "providers.run.cli:runs_cmd"
+    r = wd.run("--help", check=True)
+    assert "runs " in r.out and "logs " in r.out
+    r = wd.run("runs", "-no-color")
+    assert r.code == 0, r.text
 
 
 def test_third_party_provider_lifecycle(wd):
@@ -119,3 +130,13 @@ def test_plan_and_apply_in_process(tmp_path, monkeypatch):
         plan, _ = op.plan(PlanOptions(destroy=True))
         result, _ = op.apply(plan)
     assert result.destroyed == 2
+
+
+def test_every_name_providers_import_from_the_sdk_exists():
+    import engine.providers as sdk
+
+    for f in (REPO / "providers").rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "engine.providers":
+                for a in node.names:
+                    assert hasattr(sdk, a.name), f"{f.relative_to(REPO)} imports {a.name} from engine.providers"

@@ -1,5 +1,8 @@
 """``trainform logs ADDR [-f]`` and ``trainform runs``: look at training runs.
 
+These commands belong to the run provider package; the engine finds them through
+the ``trainform.commands`` entry points (engine.providers.registry).
+
 Both read the state only (no plan, no lock): a run's ``log_path`` and run
 directory are recorded there by the run provider.  ``logs -f`` follows a run
 that is still going -- in another ``apply`` or detached (``wait = false``) --
@@ -15,15 +18,12 @@ import time
 
 import click
 
-from engine.cli.common import color_flag, fail, get_backend_or_exit, no_color, read_state_or_exit
-from engine.diagnostics import Diagnostics
+from engine.providers import Diagnostics
+from engine.providers.cli import color_flag, fail, no_color, read_state
 
 
 def _state():
-    from engine.cli.core import _maybe_config
-
-    backend = get_backend_or_exit(_maybe_config())
-    return read_state_or_exit(backend)
+    return read_state()
 
 
 def _find_run(state, address: str):
