@@ -98,9 +98,10 @@ def import_object(session, scope, res, address: str, index_key, spec: ImportSpec
     schema = provider.schema()
     sens = [list(p) for p in schema.block.sensitive_paths(new)]
     session.set_live(address, res.type, new)
+    salt = secrets.new_salt()  # one salt per instance, as apply records them
     return ResourceInstance(
         address=address, type=res.type, name=res.name, module=module_string(scope.path), index_key=index_key,
-        attributes=secrets.redact(plain(new), [tuple(p) for p in sens], salt_for=lambda _path, salt=secrets.new_salt(): salt),
+        attributes=secrets.redact(plain(new), [tuple(p) for p in sens], salt_for=lambda _path: salt),
         sensitive_paths=sens, private=private,
         dependencies=[], status="ready", schema_version=schema.version,
         create_before_destroy=res.lifecycle.create_before_destroy,
