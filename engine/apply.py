@@ -36,6 +36,8 @@ class ApplyResult:
     added: int = 0
     changed: int = 0
     destroyed: int = 0
+    imported: int = 0
+    forgotten: int = 0
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -68,6 +70,7 @@ class Applier:
             self.result.diagnostics.extend(built.diags)
             return self.result
         g = self.graph = built.graph
+        self._record_refactoring()
         res = walk(g, lambda n: n.apply(self), self.s.options.parallelism, sort_key=label_of, stop=self.s.stop,
                    is_light=lambda n: n.is_light(self))
         changes = [n for n in res.skipped if n.kind in ("inst", "del")]
@@ -77,6 +80,24 @@ class Applier:
         if not res.failed and not res.not_started and not res.skipped:
             self._outputs()
         return self.result
+
+    def _record_refactoring(self) -> None:
+        """Journal what the plan did to the prior state itself, before any change runs:
+        moves (already applied to this state copy), imports (adopted objects) and
+        forgets (removed blocks with destroy = false)."""
+        moved = [(old, new) for old, new in self.plan.moves if new in self.state.resources]
+        for old, _ in moved:
+            self.journal.record_removal(old)
+        for _, new in moved:
+            self.journal.record_instance(self.state.resources[new])
+        for c in self.plan.resource_changes:
+            if c.importing and c.address in self.state.resources:
+                self.journal.record_instance(self.state.resources[c.address])
+                self.result.imported += 1
+            elif c.action == Action.FORGET:
+                self.journal.record_removal(c.address)
+                self.state.resources.pop(c.address, None)
+                self.result.forgotten += 1
 
     def change_is_light(self, address: str) -> bool:
         c = self.changes[address]

@@ -32,7 +32,9 @@ def validate_config() -> tuple[object, Diagnostics]:
     inputs = {name: Sensitive(UNKNOWN) if var.sensitive else UNKNOWN for name, var in config.module.variables.items()}
     s = Session(config, inputs, State.new(), PlanOptions(validate_only=True, refresh=False))
     s.build_graph()
-    static = Diagnostics()
+    from engine.config.variables import check_default_validations
+
+    static = check_default_validations(config)
     for cfg in config.walk():
         for expr, address in config_expressions(cfg):
             check_function_calls(expr, static, address)

@@ -20,7 +20,8 @@ from engine.config.model import (
 from engine.diagnostics import Diagnostics, Range, global_sources
 
 RESOURCE_META = {"count", "for_each", "depends_on", "provider"}
-TOP_LEVEL = ["trainform", "variable", "locals", "output", "module"]
+TOP_LEVEL = ["trainform", "variable", "locals", "output", "module", "moved", "removed", "import"]
+_REFACTORING = {"moved": ("load_moved", "moved"), "removed": ("load_removed", "removed"), "import": ("load_import", "imports")}
 RESERVED_VARIABLE_NAMES = {"source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"}
 
 
@@ -203,6 +204,9 @@ class Loader:
                     attr.name_range,
                 )
             for block in body.blocks:
+                if block.type in _REFACTORING:
+                    self._refactoring_block(module, block, path)
+                    continue
                 self._top_block(module, block, rtypes)
         config = Config(module=module, path=path)
         for call in module.module_calls.values():
@@ -217,6 +221,15 @@ class Loader:
             if child is not None:
                 config.children[call.name] = child
         return config
+
+    def _refactoring_block(self, module: Module, block: ast.Block, path: tuple) -> None:
+        """moved / removed / import (engine.config.refactoring)."""
+        from engine.config import refactoring as r
+
+        loader, target = _REFACTORING[block.type]
+        item = getattr(r, loader)(block, path, self.diags)
+        if item is not None:
+            getattr(module, target).append(item)
 
     def _labels(self, block: ast.Block, n: int, names: str) -> bool:
         if len(block.labels) != n:

@@ -36,6 +36,7 @@ class BuiltGraph:
         self.graph = Graph()
         self.diags = Diagnostics()
         self.targets = None  # engine.plan.targeting.Targets when -target was given
+        self.ref_ranges: dict = {}  # (dependency, dependent) -> range of the reference that made the edge
 
 
 # ---------------------------------------------------------------- plan graph
@@ -51,7 +52,8 @@ class PlanGraphBuilder:
         self.destroy = destroy  # a destroy plan's targets take their dependents along
 
     def steps(self) -> list[Callable[[BuiltGraph], None]]:
-        return [self.config_nodes, self.module_arguments, self.module_expansion, self.references, self.cycle_check,
+        return [self.config_nodes, self.module_arguments, self.module_expansion, self.references, self.import_references,
+                self.cycle_check,
                 self.targeting]
 
     def build(self) -> BuiltGraph:
@@ -106,12 +108,14 @@ class PlanGraphBuilder:
                         _check_special(ref, call, d)
                         for dep in resolve_reference(parent, ref, d):
                             g.add_edge(dep, node)
+                            b.ref_ranges.setdefault((dep, node), ref.range)
                 for v in var.validations:
                     for ref in v.condition.references() + v.error_message.references():
                         if ref.root == "var" and ref.steps and ref.steps[0][1] == name:
                             continue
                         for dep in resolve_reference(cfg, ref, d):
                             g.add_edge(dep, node)
+                            b.ref_ranges.setdefault((dep, node), ref.range)
             if call is None:
                 continue
             for aname, attr in call.args.items():
@@ -152,12 +156,14 @@ class PlanGraphBuilder:
                     _check_special(ref, None, d)
                     for dep in resolve_reference(cfg, ref, d):
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
             for name, out in m.outputs.items():
                 node = OutputNode(path, name)
                 for ref in out.expr.references() + out.depends_on:
                     _check_special(ref, None, d)
                     for dep in resolve_reference(cfg, ref, d):
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
             for key, res in m.resources.items():
                 node = ResourceNode(path, key)
                 address = cfg.prefix + key
@@ -174,13 +180,29 @@ class PlanGraphBuilder:
                                 d.error("Self-referential block", f"Configuration for {address} may not refer to itself.", ref.range, address)
                             continue
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
                 if call is not None:
                     for ref in call.depends_on:
                         for dep in resolve_reference(parent, ref, d):
                             g.add_edge(dep, node)
 
+    def import_references(self, b: BuiltGraph) -> None:
+        """An import block's id is evaluated when its target is planned: after what it reads."""
+        from engine.evaluate import resolve_reference
+
+        for imp in self.config.module.imports:
+            node = ResourceNode(imp.to.module, f"{imp.to.type}.{imp.to.name}")
+            if node not in b.graph:
+                continue
+            for ref in imp.id.references():
+                _check_special(ref, None, b.diags)
+                for dep in resolve_reference(self.config, ref, b.diags):
+                    if dep != node:
+                        b.graph.add_edge(dep, node)
+
     def cycle_check(self, b: BuiltGraph) -> None:
-        cycle_error(b.graph, b.diags, "Cycle: ", "The configuration contains a dependency cycle (each refers to the next): {path}. Break the cycle by removing one of the references.")
+        cycle_error(b.graph, b.diags, "Cycle: ", "The configuration contains a dependency cycle (each refers to the next): {path}. Break the cycle by removing one of the references.",
+                    b.ref_ranges)
 
     def targeting(self, b: BuiltGraph) -> None:
         """-target: the blocks the plan covers (targets and their dependencies)."""
@@ -204,14 +226,28 @@ def _check_special(ref, res: Resource | ModuleCall | None, d: Diagnostics) -> No
         d.error("Invalid \"self\" reference", 'The "self" object is not available in this context.', ref.range)
 
 
-def cycle_error(g: Graph, d: Diagnostics, summary: str, detail: str) -> bool:
-    """Report one cycle of ``g``, if any, naming its nodes in reference order."""
+def cycle_error(g: Graph, d: Diagnostics, summary: str, detail: str, ref_ranges: dict | None = None) -> bool:
+    """Report one cycle of ``g``, if any, naming its nodes in reference order and,
+    where the references are known (configuration graphs), each one's file:line:col;
+    the diagnostic points at the first of them."""
     cycle = find_cycle(g)
     if not cycle:
         return False
     refers = list(reversed(cycle))  # graph edges point dependency -> dependent
     names = ", ".join(label_of(n) for n in refers)
-    d.error(summary + names, detail.format(path=" -> ".join(label_of(n) for n in refers + [refers[0]])))
+    text = detail.format(path=" -> ".join(label_of(n) for n in refers + [refers[0]]))
+    where = []
+    for i, n in enumerate(refers):
+        nxt = refers[(i + 1) % len(refers)]
+        rng = (ref_ranges or {}).get((nxt, n))
+        if rng is not None:
+            where.append((n, nxt, rng))
+    if where and len(where) == len(refers):
+        lines = "\n".join(f"  {label_of(n)} refers to {label_of(nxt)} at {rng}" for n, nxt, rng in where)
+        text = f"The configuration contains a dependency cycle:\n{lines}\n\nBreak the cycle by removing one of the references."
+        d.error(summary + names, text, where[0][2])
+    else:
+        d.error(summary + names, text)
     return True
 
 
@@ -264,7 +300,7 @@ class ApplyGraphBuilder:
         g = b.graph
         preds_of: dict = {}
         for c in self.plan.resource_changes:
-            if c.action == Action.DELETE:
+            if c.action in (Action.DELETE, Action.FORGET):
                 continue
             blk = self._block(c)
             if blk not in preds_of:

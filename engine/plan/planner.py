@@ -18,6 +18,8 @@ from engine.graph import walk
 from engine.graph.nodes import RES, label_of
 from engine.plan.diff import changed_attrs, plain, propagate_sensitive, unknown_paths
 from engine.plan.model import Action, OutputChange, Plan, ResourceChange
+from engine.plan.refactor import apply_moves, check_statements, removed_for
+from engine.plan.refactor_import import import_specs
 from engine.plan.refresh import refresh, upgrade_states
 from engine.values import UNKNOWN, Sensitive, contains_unknown, to_plain, unmark
 
@@ -33,6 +35,9 @@ class Planner:
         self._changes: dict[str, ResourceChange] = {}
         self._ancestors: dict = {}
         self._walked: set = set()  # (module instance string, TYPE.NAME) of every block instance walked
+        self.imports: dict = {}  # address -> ImportSpec (import blocks, trainform import)
+        self._imported: dict = {}  # address -> ResourceInstance adopted during this plan
+        self._import_seen: set[str] = set()
 
     def plan(self) -> Plan:
         from engine import __version__
@@ -45,7 +50,15 @@ class Planner:
         if s.diags.has_errors:
             plan.errored = True
             return plan
+        s.diags.extend(check_statements(s.config))
+        if s.diags.has_errors:
+            plan.errored = True
+            return plan
         if not self.options.validate_only:
+            # moved blocks act on the prior state before anything reads it
+            plan.moves = apply_moves(s.config, s.state, s.diags)
+            if not (self.options.destroy or self.options.refresh_only):
+                self.imports = import_specs(s.config, self.options.imports)
             upgrade_states(s)
         if s.diags.has_errors:
             plan.errored = True
@@ -60,6 +73,7 @@ class Planner:
         result = walk(s.graph, fn, self.options.parallelism, sort_key=label_of, stop=s.stop, is_light=lambda n: n.is_light(self))
         if result.failed or self.session.diags.has_errors:
             plan.errored = True
+        self._finish_imports()
         # instances in state whose block (or module instance) is gone from the configuration
         known_blocks = {(cfg.prefix + key) for cfg in self.session.config.walk() for key in cfg.module.resources}
         for inst in sorted(self.session.state.resources.values(), key=lambda i: i.address):
@@ -75,10 +89,18 @@ class Planner:
                 continue  # not walked because the plan failed first
             if self.targets is not None and not self.targets.matches(inst.address):
                 continue
+            removed = removed_for(self.session.config, inst)
+            if removed is not None and not removed.destroy:
+                self._changes[inst.address] = self._forget_change(inst)
+                continue
             gone = self._module_gone(ipath)
             why = f"because {module_string(gone)} is not in configuration" if gone else f"because {block} is not in configuration"
             ch = self._delete_change(inst, why)
             self._changes[inst.address] = ch
+        for old, new in plan.moves:
+            if new in self._changes:
+                self._changes[new].previous_address = old
+        self._forget_warning()
         if self.options.refresh_only:
             plan.resource_changes = []
         else:
@@ -222,7 +244,20 @@ class Planner:
                     items.append((index_key, mark_paths(inst.attributes, inst.sensitive_paths)))
                 continue
             planned_any = True
-            value = self.plan_instance(scope, res, address, index_key, binding, prior_insts.get(index_key), d)
+            prior = prior_insts.get(index_key)
+            importing = None
+            if address in self.imports:
+                self._import_seen.add(address)
+                if prior is None:
+                    importing = self.imports[address]
+                    prior = self.import_instance(scope, res, address, index_key, importing, d)
+                    if prior is None:
+                        ok = False
+                        items.append((index_key, UNKNOWN))
+                        continue
+            value = self.plan_instance(scope, res, address, index_key, binding, prior, d)
+            if importing is not None and address in self._changes:
+                self._changes[address].importing = {"id": importing.id}
             if value is None:
                 ok = False
                 value = UNKNOWN
@@ -376,6 +411,38 @@ class Planner:
         if node not in cache:
             cache[node] = [a for a in self.session.graph.ancestors(node) if a[0] == RES]
         return cache[node]
+
+    # ------------------------------------------------------------ removed / import
+    def _forget_change(self, inst) -> ResourceChange:
+        return ResourceChange(address=inst.address, type=inst.type, name=inst.name, module=inst.module, index_key=inst.index_key,
+                              action=Action.FORGET, before=inst.attributes, before_sensitive=inst.sensitive_paths,
+                              dependencies=list(inst.dependencies), reasons=["destroy = false is set in the configuration"])
+
+    def _forget_warning(self) -> None:
+        gone = [a for a, c in sorted(self._changes.items()) if c.action == Action.FORGET]
+        if gone:
+            self.session.diags.warning("Some objects will no longer be managed by trainform", "If you apply this plan, trainform will discard its tracking information for the following objects, but it will not delete them:\n" + "\n".join(f" - {a}" for a in gone) + "\n\nAfter applying this plan, trainform will no longer manage these objects. You will need to import them into trainform to manage them again.")
+
+    def import_instance(self, scope, res: Resource, address: str, index_key, spec, d: Diagnostics):
+        """Adopt the object ``spec.id`` as the prior state of ``address`` (import_ then read)."""
+        from engine.plan.refactor_import import import_object
+
+        inst = import_object(self.session, scope, res, address, index_key, spec, d)
+        if inst is not None:
+            self._imported[address] = inst
+        return inst
+
+    def _finish_imports(self) -> None:
+        """Imported objects join the prior state (apply's copy records them); an import
+        whose target instance the configuration does not have is an error."""
+        for address, inst in self._imported.items():
+            self.session.state.resources[address] = inst
+        for address, spec in sorted(self.imports.items()):
+            if address in self._import_seen or (self.targets is not None and not self.targets.matches(address)):
+                continue
+            if self.session.diags.has_errors:
+                break
+            self.session.diags.error("Configuration for import target does not exist", f"The configuration has no instance {address} to import into: check the instance key against the resource's count or for_each.", spec.range, address)
 
     def _delete_change(self, inst, why: str | None, res: Resource | None = None) -> ResourceChange:
         ch = ResourceChange(address=inst.address, type=inst.type, name=inst.name, module=inst.module, index_key=inst.index_key,

@@ -443,13 +443,13 @@ class RayCompute:
             if v is None or isinstance(v, Unknown):
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or int(v) != v:
-                d.error(f"Invalid {name}", f"{name} must be a whole number of at least 0, not {v!r}.")
+                d.error(f"Invalid {name}", f"{name} must be a whole number of at least 0, not {v!r}.", attribute_path=(name,))
         lo, hi = c.get("min_nodes"), c.get("max_nodes")
         if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
-            d.error("Invalid node counts", f"min_nodes ({lo:g}) is larger than max_nodes ({hi:g}).")
+            d.error("Invalid node counts", f"min_nodes ({lo:g}) is larger than max_nodes ({hi:g}).", attribute_path=("min_nodes",))
         addr = _address(c)
         if isinstance(addr, str) and not addr.strip():
-            d.error("Invalid ray address", 'ray { address = "" } is empty: give http://HOST:8265, or remove address to start a local head.')
+            d.error("Invalid ray address", 'ray { address = "" } is empty: give http://HOST:8265, or remove address to start a local head.', attribute_path=("ray", "address"))
         return ValidateResponse(d)
 
     def plan(self, ctx, req):

@@ -36,6 +36,7 @@ from engine.providers import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
     ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
 )
+from engine.providers import ImportRequest, ImportResponse
 from providers.run.records import RunPaths, new_run_id, now_iso, parse_iso, read_record, write_record
 
 __all__ = ["RunProvider", "parse_duration"]
@@ -478,7 +479,8 @@ class RunProvider(Provider):
         if r.key_id:
             private["key_id"] = r.key_id
         record = {"run_id": run_id, "address": addr, "experiment": cfg.get("experiment"), "mode": private["mode"], "status": "queued",
-                  "created_at": now_iso(), "attempts": []}
+                  "created_at": now_iso(), "attempts": [],
+                  "input_hash": state["input_hash"], "snapshot_hash": state["snapshot_hash"]}  # what import needs
         write_record(paths.record, record)
         on_ray = isinstance(r.compute, dict) and r.compute.get("type") == "ray"
         if on_ray:
@@ -681,6 +683,11 @@ class RunProvider(Provider):
         if isinstance(reg, dict) and reg.get("username") and isinstance(reg.get("password"), str):
             return {"username": reg["username"], "password": reg["password"]}
         return None
+
+    def import_(self, req: ImportRequest) -> ImportResponse:
+        from providers.run.run_import import import_run
+
+        return import_run(self, req)
 
     # ------------------------------------------------------------ read
     def read(self, req: ReadRequest) -> ReadResponse:
