@@ -121,13 +121,17 @@ def parse_endpoint(expr: ast.Expression, module: tuple, d: Diagnostics, what: st
         return None
     ref = refs[0]
     parts: list[tuple[str, Any]] = [("attr", ref.root)] + list(ref.steps) + extra
+    from engine.addrs import module_step
+
     path = list(module)
     while len(parts) >= 2 and parts[0] == ("attr", "module") and parts[1][0] == "attr":
-        path.append(parts[1][1])
+        step = parts[1][1]
         parts = parts[2:]
-        if parts and parts[0][0] == "index":
-            d.error("Invalid address", f"Module instance keys are not supported in the {what} ({ref}): module calls have no count or for_each here.", expr.range)
-            return None
+        if parts and parts[0][0] == "index":  # a module instance: module.m["k"] (engine.addrs steps)
+            key = parts[0][1]
+            step = module_step(step, int(key) if isinstance(key, float) and key.is_integer() else key)
+            parts = parts[1:]
+        path.append(step)
     if not parts:
         return Endpoint(tuple(path), range=expr.range)
     if len(parts) not in (2, 3) or parts[0][0] != "attr" or parts[1][0] != "attr" or (len(parts) == 3 and parts[2][0] != "index"):
@@ -205,6 +209,9 @@ def load_removed(block: ast.Block, module: tuple, d: Diagnostics) -> Removed | N
         return None
     src = parse_endpoint(attrs["from"].expr, module, d, "removed source")
     if src is None:
+        return None
+    if any("[" in step for step in src.module[len(module):]):
+        d.error("Module instance keys not allowed", f"The removed source must be a module (like {src.block.split('[')[0]}) or a resource in one, not a module instance: a removed block forgets or destroys every instance of a module.", attrs["from"].expr.range)
         return None
     if src.is_instance:
         d.error("Resource instance keys not allowed", f"The removed source must be a resource (like {src.block}) or a module, not a resource instance (like {src}): a removed block forgets or destroys every instance of a resource.", attrs["from"].expr.range)

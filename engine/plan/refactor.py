@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.addrs import deposed, module_string, parse_module
+from engine.addrs import deposed, module_string, parse_module, static_path
 from engine.config.refactoring import NO_KEY, Endpoint, Moved, Removed
 from engine.diagnostics import Diagnostics
 
@@ -29,13 +29,23 @@ def moved_statements(config) -> list[Moved]:
 
 def _block_declared(config, ep: Endpoint):
     """The configuration object (resource or module call) an endpoint names, if declared."""
-    if ep.is_module:
-        if not ep.module:
+    from engine.addrs import split_step
+
+    if ep.is_module and not ep.module:
+        return None
+    cfg, call = config, None
+    for step in ep.module:
+        # a module instance exists only with the key kind its call has: module.m for a
+        # plain call, module.m["k"] / module.m[0] for one with for_each / count
+        name, key = split_step(step)
+        call = cfg.module.module_calls.get(name)
+        child = cfg.children.get(name)
+        if call is None or child is None or (key is None) != (call.count is None and call.for_each is None):
             return None
-        parent = config.descendant(ep.module[:-1])
-        return parent.module.module_calls.get(ep.module[-1]) if parent is not None else None
-    cfg = config.descendant(ep.module)
-    return cfg.module.resources.get(f"{ep.type}.{ep.name}") if cfg is not None else None
+        cfg = child
+    if ep.is_module:
+        return call
+    return cfg.module.resources.get(f"{ep.type}.{ep.name}")
 
 
 def check_statements(config) -> Diagnostics:
@@ -195,7 +205,7 @@ def apply_moves(config, state, d: Diagnostics) -> list[list[str]]:
 
 def removed_for(config, inst) -> Removed | None:
     """The removed block that speaks about an instance of the state, if any."""
-    mod = parse_module(inst.module)
+    mod = static_path(parse_module(inst.module))  # removed blocks name no module instance keys
     for cfg in config.walk():
         for r in cfg.module.removed:
             ep = r.from_

@@ -285,3 +285,43 @@ def test_console_and_validate_see_module_instances(wd):
     assert '"b-0"' in r.out and '"b-1"' in r.out and "0.5" in r.out, r.text
     r = wd.run("state", "show", "-no-color", 'module.trial["a"].module.step[0].value.s')
     assert r.code == 0 and '"a-0"' in r.out, r.text
+
+
+def test_moved_into_module_instances_and_removed(tmp_path):
+    """Terraform's way to add for_each to a module call without re-creating its
+    objects: moved { from = module.m, to = module.m["a"] }; then removed {} forgets
+    every instance of the call."""
+    wd = Workdir(tmp_path / "mv")
+    wd.write("m/main.hcl", 'variable "n" {}\nvalue "x" {\n  input = var.n\n}\n')
+    wd.write("main.hcl", 'module "m" {\n  source = "./m"\n  n      = "a"\n}\n')
+    wd.apply(check=True)
+    old_id = wd.resource("module.m.value.x")["attributes"]["id"]
+    wd.write("main.hcl", '''
+        module "m" {
+          source   = "./m"
+          for_each = toset(["a", "b"])
+          n        = each.key
+        }
+        moved {
+          from = module.m
+          to   = module.m["a"]
+        }
+    ''')
+    r = wd.plan()
+    assert '# module.m.value.x has moved to module.m["a"].value.x' in r.out, r.text
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in r.out
+    wd.apply(check=True)
+    assert wd.resource('module.m["a"].value.x')["attributes"]["id"] == old_id
+    assert wd.resource('module.m["a"].value.x')["module"] == 'module.m["a"]'
+    # removed forgets every instance of the call (removed names no module keys)
+    wd.write("main.hcl", '''
+        removed {
+          from = module.m
+          lifecycle {
+            destroy = false
+          }
+        }
+    ''')
+    r = wd.apply()
+    assert "0 destroyed" in r.out and r.code == 0, r.text
+    assert wd.state()["resources"] == []
