@@ -47,8 +47,17 @@ import urllib.request
 import uuid
 
 __all__ = [
-    "ray_available", "RayClusterError", "dashboard_url", "check_cluster", "ensure_head", "head_alive",
-    "stop_head", "autoscaler_yaml", "show_extra", "RayCompute", "DEFAULT_DASHBOARD_PORT",
+    "DEFAULT_DASHBOARD_PORT",
+    "RayClusterError",
+    "RayCompute",
+    "autoscaler_yaml",
+    "check_cluster",
+    "dashboard_url",
+    "ensure_head",
+    "head_alive",
+    "ray_available",
+    "show_extra",
+    "stop_head",
 ]
 
 DEFAULT_DASHBOARD_PORT = 8265
@@ -95,7 +104,7 @@ def dashboard_url(address: str) -> str:
 
 def _get_json(url: str, timeout: float):
     req = urllib.request.Request(url, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - user-configured cluster
+    with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read().decode("utf-8", "replace"))
 
 
@@ -131,6 +140,24 @@ def check_cluster(address: str, timeout: float = 5.0) -> dict | None:
     }
 
 
+def gcs_address(address: str, timeout: float = 5.0) -> str | None:
+    """The GCS address (``host:port``, what ``ray.init`` connects a driver to) of
+    the cluster whose dashboard is at ``address``; None when it cannot be told.
+
+    The job API does not say it; the dashboard's node summary shows each
+    raylet's command line, which carries ``--gcs-address``."""
+    import re
+
+    try:
+        req = urllib.request.Request(dashboard_url(address) + "/nodes?view=summary", headers={"Accept": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            text = r.read().decode("utf-8", "replace")
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    m = re.search(r"--gcs[-_]address=([A-Za-z0-9_.:\[\]-]+:\d+)", text)
+    return m.group(1) if m else None
+
+
 def _num(x: float):
     return int(x) if float(x).is_integer() else x
 
@@ -161,14 +188,31 @@ _PORT_NAMES = ("port", "dashboard-port", "ray-client-server-port", "node-manager
                "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port")
 
 
+#: Owned nodes live on loopback.  Ray replaces 127.0.0.1 by the machine's
+#: outside address (``resolve_ip_for_localhost``: a multi-node cluster must be
+#: reachable), so a node asked to live on loopback would still advertise -- and
+#: its gRPC servers bind -- every interface; Ray's servers bind 127.0.0.1 only
+#: when the node address *is* 127.0.0.1.  ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``
+#: (set for every process of an owned node, see ``LOOPBACK_ENV``) is Ray's own
+#: switch that keeps 127.0.0.1 in every Ray process (agents, workers, job
+#: drivers); the ``ray start`` of a *worker* node refuses to join with it, so
+#: that one command runs with the check lifted and the address kept as given.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+_LOOPBACK_START = (
+    "import sys\n"
+    "import ray._private.ray_constants as constants\n"
+    "import ray._private.services as services\n"
+    "constants.ENABLE_RAY_CLUSTER = True\n"
+    "services.resolve_ip_for_localhost = lambda host: host\n"
+    "from ray.scripts.scripts import main\n"
+    "sys.argv[0] = 'ray'\n"
+    "main()\n"
+)
+
+
 def _ray_cli() -> list[str]:
-    sibling = os.path.join(os.path.dirname(sys.executable), "ray")
-    if os.path.exists(sibling):
-        return [sibling]
-    found = shutil.which("ray")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
+    """``ray start`` for owned nodes (loopback kept; see ``_LOOPBACK_START``)."""
+    return [sys.executable, "-c", _LOOPBACK_START]
 
 
 #: heads started by this process, so their exit status is reaped (no zombies)
@@ -239,22 +283,17 @@ def ensure_head(spec: dict, workdir: str, prior: dict | None = None) -> dict:
         "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1", "--include-dashboard", "true",
         "--temp-dir", temp_dir, "--num-cpus", str(int(num_cpus)),
         "--object-store-memory", str(int((spec.get("object_store_mb") or DEFAULT_OBJECT_STORE_MB) * 1024 * 1024)),
-    ]
-    if spec.get("num_gpus") is not None:
-        argv += ["--num-gpus", str(int(spec["num_gpus"]))]
-    if spec.get("resources"):
-        argv += ["--resources", json.dumps(spec["resources"])]
+    ] + _resource_args(spec)
+    if spec.get("autoscaling_config"):
+        argv += ["--autoscaling-config", spec["autoscaling_config"]]
     for name, p in ports.items():
         argv += [f"--{name}", str(p)]
     log_path = os.path.join(workdir, "head.log")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env, cwd=workdir)
-    _CHILDREN[proc.pid] = proc
+    proc = _spawn(argv, log_path, workdir, spec.get("env"))
     record = {
         "owned": True, "pid": proc.pid, "session_id": proc.pid, "gcs_address": f"127.0.0.1:{ports['port']}",
         "dashboard_url": f"http://127.0.0.1:{ports['dashboard-port']}", "temp_dir": temp_dir, "ports": ports,
+        "client_address": f"ray://127.0.0.1:{ports['ray-client-server-port']}",
         "log_path": log_path, "started_at": time.time(),
         "spec": {"num_cpus": int(num_cpus), "num_gpus": spec.get("num_gpus"), "object_store_mb": spec.get("object_store_mb") or DEFAULT_OBJECT_STORE_MB},
     }
@@ -272,6 +311,88 @@ def ensure_head(spec: dict, workdir: str, prior: dict | None = None) -> dict:
             stop_head(record)
             raise RayClusterError(f"the Ray head did not answer within {deadline - record['started_at']:.0f}s. Its log ({log_path}) ends with:\n{tail}")
         time.sleep(0.25)
+
+
+_WORKER_PORT_NAMES = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                      "runtime-env-agent-port", "metrics-export-port")
+
+
+def _resource_args(spec: dict) -> list[str]:
+    out = []
+    if spec.get("num_gpus") is not None:
+        out += ["--num-gpus", str(int(spec["num_gpus"]))]
+    if spec.get("resources"):
+        out += ["--resources", json.dumps(spec["resources"])]
+    return out
+
+
+def _spawn(argv: list[str], log_path: str, workdir: str, extra_env: dict | None = None) -> subprocess.Popen:
+    """Start a ``ray start --block`` in its own session (so stopping it finds every child)."""
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **LOOPBACK_ENV, **(extra_env or {}))
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env, cwd=workdir)
+    _CHILDREN[proc.pid] = proc
+    return proc
+
+
+def start_worker(head: dict, spec: dict, workdir: str) -> dict:
+    """Join one worker node to an owned head, on loopback with free ports.
+
+    ``spec``: ``num_cpus`` (default 1), ``num_gpus`` (logical), ``resources``,
+    ``object_store_mb``.  Several workers on one machine are separate raylets
+    (what a multi-node cluster looks like to the scheduler), each with its own
+    temp dir.  Returns a record :func:`stop_head` stops (it has ``node_id``)."""
+    ok, why = ray_available()
+    if not ok:
+        raise RayClusterError(why)
+    os.makedirs(workdir, exist_ok=True)
+    ports = {}
+    for name in _WORKER_PORT_NAMES:
+        p = _free_port()
+        while p in ports.values():
+            p = _free_port()
+        ports[name] = p
+    temp_dir = os.path.join(tempfile.gettempdir(), "tf-ray-" + uuid.uuid4().hex[:8])
+    os.makedirs(temp_dir)
+    before = {n["node_id"] for n in list_nodes(head["dashboard_url"]) if n.get("state") == "ALIVE"}
+    argv = _ray_cli() + [
+        "start", "--address", head["gcs_address"], "--block", "--disable-usage-stats",
+        "--node-ip-address", "127.0.0.1", "--temp-dir", temp_dir, "--num-cpus", str(int(spec.get("num_cpus") or 1)),
+        "--object-store-memory", str(int((spec.get("object_store_mb") or DEFAULT_OBJECT_STORE_MB) * 1024 * 1024)),
+    ] + _resource_args(spec)
+    for name, p in ports.items():
+        argv += [f"--{name}", str(p)]
+    log_path = os.path.join(workdir, f"worker-{uuid.uuid4().hex[:6]}.log")
+    proc = _spawn(argv, log_path, workdir, spec.get("env"))
+    record = {"owned": True, "worker": True, "pid": proc.pid, "session_id": proc.pid, "temp_dir": temp_dir, "ports": ports,
+              "log_path": log_path, "started_at": time.time(), "node_id": None}
+    deadline = time.time() + float(spec.get("ready_timeout_s") or _READY_TIMEOUT_S)
+    while True:
+        if proc.poll() is not None:
+            tail = _tail(log_path)
+            stop_head(record)
+            raise RayClusterError(f"a Ray worker node exited with status {proc.returncode} while starting. Its log ({log_path}) ends with:\n{tail}")
+        new = [n for n in list_nodes(head["dashboard_url"]) if n.get("state") == "ALIVE" and n["node_id"] not in before
+               and int(n.get("ports", {}).get("node_manager_port") or n.get("node_manager_port") or 0) in (0, ports["node-manager-port"])]
+        mine = [n for n in new if int(n.get("node_manager_port") or 0) == ports["node-manager-port"]] or new
+        if mine:
+            record["node_id"] = mine[0]["node_id"]
+            return record
+        if time.time() > deadline:
+            tail = _tail(log_path)
+            stop_head(record)
+            raise RayClusterError(f"a Ray worker node did not join within {deadline - record['started_at']:.0f}s. Its log ({log_path}) ends with:\n{tail}")
+        time.sleep(0.25)
+
+
+def list_nodes(address: str, timeout: float = 5.0) -> list[dict]:
+    """The cluster's node rows (``/api/v0/nodes``); empty when it does not answer."""
+    try:
+        data = _get_json(dashboard_url(address) + "/api/v0/nodes?limit=10000&detail=true", timeout)
+        return [n for n in data["data"]["result"]["result"] if isinstance(n, dict)]
+    except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError):
+        return []
 
 
 def _jobs_api_ready(url: str) -> bool:

@@ -43,6 +43,7 @@ then reserves no resources itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -52,14 +53,24 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from providers.run.ray_launcher import MARKER
 
 __all__ = [
-    "RayJobSpec", "RayJobs", "RayHandle", "RayExecutor", "environment_plan", "job_env", "build_entrypoint",
-    "stage_launcher", "split_metric_lines", "read_metrics", "map_status", "LOST_AFTER_S",
+    "LOST_AFTER_S",
+    "RayExecutor",
+    "RayHandle",
+    "RayJobSpec",
+    "RayJobs",
+    "build_entrypoint",
+    "environment_plan",
+    "job_env",
+    "map_status",
+    "read_metrics",
+    "split_metric_lines",
+    "stage_launcher",
 ]
 
 #: a cluster that does not answer this long is considered gone (the attempt fails)
@@ -366,10 +377,8 @@ class RayJobs:
                 *complete, buf = buf.split("\n")
                 yield from (line.rstrip("\r") for line in complete)
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 loop.run_until_complete(agen.aclose())
-            except Exception:  # noqa: BLE001
-                pass
             loop.close()
         if buf:
             yield buf.rstrip("\r")
@@ -385,6 +394,18 @@ class RayJobs:
 
 
 # ---------------------------------------------------------------- executor protocol
+
+#: dashboard URL -> run_mode() answer (asked once per process and cluster)
+_MODES: dict[str, tuple] = {}
+
+
+def _cluster_argv(argv: list[str]) -> list[str]:
+    """The host interpreter (``sys.executable``) becomes the cluster's ``python``."""
+    cmd = list(argv)
+    if cmd and cmd[0] == sys.executable:
+        cmd[0] = "python"
+    return cmd
+
 
 def _ident(url: str, job_id: str) -> str:
     return f"{url}#{job_id}"
@@ -416,7 +437,7 @@ class RayHandle:
         self._killed_at: float | None = None
 
     def lines(self) -> Iterator[str]:
-        mf = open(self.metrics_path, "a", encoding="utf-8") if self.metrics_path else None
+        mf = open(self.metrics_path, "a", encoding="utf-8") if self.metrics_path else None  # noqa: SIM115
         try:
             try:
                 for line in self.jobs.iter_lines(self.job_id, give_up=self._stopped_pending):
@@ -512,7 +533,7 @@ class RayExecutor:
         self.environment_note = environment_note
 
     @classmethod
-    def for_run(cls, compute: dict, run_config: dict, environment: dict | None = None) -> "RayExecutor":
+    def for_run(cls, compute: dict, run_config: dict, environment: dict | None = None) -> RayExecutor:
         """From the compute's attributes (``dashboard_url``, ``cluster``), the run's
         configuration (``gpus``, ``cpus``, ``instance_count``) and its environment."""
         url = compute.get("dashboard_url")
@@ -546,12 +567,55 @@ class RayExecutor:
             raise RuntimeError(f"it needs {need_gpus:g} GPU(s) and {need_cpus:g} CPU(s) on one node, but the largest node of the "
                                f"Ray cluster at {self.url} has {info['max_node_gpus']:g} GPU(s) and {info['max_node_cpus']:g} CPU(s)")
 
-    def start(self, spec) -> RayHandle:
+    def start(self, spec):
+        """Start one attempt: a task from the cluster's driver (task mode) when
+        one can connect, else a Ray job (see :func:`run_mode`)."""
         if self.fixed_size:
             self.check_fits()
+        mode, driver_address, loopback = self.run_mode()
+        if mode == "tasks":
+            from providers.run.ray_tasks import driver_for
+
+            driver = driver_for(driver_address, loopback)
+            key = _submission_id(spec.run_id, spec.attempt)
+            return driver.start(key, {
+                "argv": _cluster_argv(spec.argv), "env": job_env(spec.env), "working_dir": spec.snapshot_dir,
+                "runtime_env": self.runtime_env, "num_gpus": self.gpus, "num_cpus": self.cpus,
+                "metrics_file": spec.paths.metrics, "outputs_dir": spec.paths.outputs, "name": f"trainform:{spec.address}"})
         jobs = RayJobs(self.url)
         job_id = jobs.submit(self.job_spec(spec))
         return RayHandle(jobs, job_id, spec.paths.metrics)
+
+    def run_mode(self) -> tuple[str, str | None, bool]:
+        """("tasks", GCS address, loopback?) or ("jobs", None, False).
+
+        Task mode (one long-lived driver per cluster, :mod:`providers.run.ray_tasks`)
+        needs a driver connection: this machine must reach the cluster's GCS
+        (trainform runs on a node, or the cluster is this machine's).
+        Distributed runs (``instance_count`` > 1) stay Ray jobs (their
+        launcher places the ranks).  ``TRAINFORM_RAY_MODE=jobs`` forces jobs."""
+        forced = os.environ.get("TRAINFORM_RAY_MODE", "").strip().lower()
+        if forced == "jobs" or self.instance_count > 1 or not self.url:
+            return "jobs", None, False
+        from providers.compute.ray_cluster import check_cluster, gcs_address
+
+        cached = _MODES.get(self.url)
+        if cached is None:
+            gcs = gcs_address(self.url)
+            info = check_cluster(self.url) or {}
+            reachable = False
+            if gcs:
+                import socket
+
+                host, _, port = gcs.rpartition(":")
+                try:
+                    socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
+                    reachable = True
+                except (OSError, ValueError):
+                    pass
+            loopback = info.get("node_ips") == ["127.0.0.1"]
+            cached = _MODES[self.url] = ("tasks", gcs, loopback) if reachable else ("jobs", None, False)
+        return cached
 
     def start_detached(self, spec) -> str:
         jobs = RayJobs(self.url)

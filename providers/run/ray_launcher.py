@@ -57,16 +57,16 @@ def _pdeathsig():
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: best effort
+    except Exception:  # noqa: BLE001, S110 - not Linux: best effort
         pass
 
 
-def _private_copy(src: str) -> str:
+def _private_copy(src: str, link_outputs: bool = True) -> str:
     work = tempfile.mkdtemp(prefix="trainform-job-")
     shutil.copytree(src, work, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("outputs"))
     out = os.environ.get("TRAINFORM_OUTPUTS_DIR") or ""
     link = os.path.join(work, "outputs")
-    if os.path.isabs(out) and os.path.isdir(out) and os.access(out, os.W_OK):
+    if link_outputs and os.path.isabs(out) and os.path.isdir(out) and os.access(out, os.W_OK):
         os.symlink(out, link)
     else:
         os.makedirs(link, exist_ok=True)
@@ -76,8 +76,9 @@ def _private_copy(src: str) -> str:
 class Command:
     """One process of the user's command with metrics echoing; lines go to ``emit``."""
 
-    def __init__(self, argv: list[str], extra_env: dict, emit, prefix: str = "") -> None:
+    def __init__(self, argv: list[str], extra_env: dict, emit, prefix: str = "", collect_outputs: bool = False) -> None:
         self.argv, self.extra_env, self.emit, self.prefix = argv, extra_env, emit, prefix
+        self.collect_outputs = collect_outputs  # task mode: ./outputs is sent back, never linked
         self.proc: subprocess.Popen | None = None
         self.work: str | None = None
         self.code: int | None = None
@@ -85,7 +86,7 @@ class Command:
         self._mlock = threading.Lock()
 
     def start(self) -> None:
-        self.work = _private_copy(os.getcwd())
+        self.work = _private_copy(os.getcwd(), link_outputs=not self.collect_outputs)
         self.meta = meta = tempfile.mkdtemp(prefix="trainform-meta-")
         self.metrics = os.path.join(meta, "metrics.jsonl")
         open(self.metrics, "a").close()
@@ -94,7 +95,7 @@ class Command:
         env["TRAINFORM_OUTPUTS_DIR"] = os.path.join(self.work, "outputs")
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.proc = subprocess.Popen(self.argv, cwd=self.work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_pdeathsig)
+                                     stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_pdeathsig)  # noqa: PLW1509 - prctl only
         self._offset = 0
         self._partial = b""
         self._reader = threading.Thread(target=self._pump, daemon=True)
@@ -144,6 +145,8 @@ class Command:
                 self._say(MARKER + self._partial.decode("utf-8", "replace").strip())
                 self._partial = b""
         self.code = self.proc.returncode
+        if self.collect_outputs:
+            self.outputs_archive = _archive(os.path.join(self.work, "outputs"))
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.rmtree(self.meta, ignore_errors=True)
         return self.code
@@ -162,6 +165,20 @@ class Command:
                 time.sleep(0.05)
             if p.poll() is not None:
                 return
+
+
+def _archive(folder: str) -> bytes:
+    """``folder`` as a gzipped tar (empty bytes when it holds nothing)."""
+    import io
+    import tarfile
+
+    if not os.path.isdir(folder) or not os.listdir(folder):
+        return b""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in sorted(os.listdir(folder)):
+            tar.add(os.path.join(folder, name), arcname=name)
+    return buf.getvalue()
 
 
 def _exit_code(code: int) -> int:
@@ -315,6 +332,62 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
         time.sleep(0.3)
     remove_placement_group(pg)
     return result
+
+
+# ---------------------------------------------------------------- task mode
+
+#: bytes of ./outputs per streamed item (large archives travel in several objects)
+OUTPUT_CHUNK = 8 * 1024 * 1024
+
+
+def run_task(argv: list[str], env: dict, poll: float = 0.2):
+    """One attempt as a Ray *streaming generator task* (task mode, see ``ray_tasks``).
+
+    Runs the command in a private copy of the task's working directory (the
+    run's snapshot, Ray's ``runtime_env.working_dir``) and yields, as they
+    come: ``{"node": id}`` first, then ``{"lines": [...], "metrics": [...]}``
+    every ``poll`` seconds while there is news, then ``{"outputs": bytes}``
+    chunks of the ``./outputs`` archive, then ``{"exit": code}``.  A
+    cancelled task (``ray.cancel``: trainform's cancel or timeout) stops the
+    command's process group before it ends."""
+    import ray
+
+    lock = threading.Lock()
+    pending: list[str] = []
+
+    def emit(line):
+        with lock:
+            pending.append(line)
+
+    def drain():
+        with lock:
+            out = pending[:]
+            del pending[:]
+        lines = [x for x in out if not x.startswith(MARKER)]
+        metrics = [x[len(MARKER):] for x in out if x.startswith(MARKER)]
+        return lines, metrics
+
+    yield {"node": ray.get_runtime_context().get_node_id()}
+    cmd = Command(argv, env, emit, collect_outputs=True)
+    cmd.start()
+    waiter = threading.Thread(target=cmd.wait, daemon=True)
+    waiter.start()
+    try:
+        while waiter.is_alive():
+            waiter.join(poll)
+            lines, metrics = drain()
+            if lines or metrics:
+                yield {"lines": lines, "metrics": metrics}
+    except BaseException:  # KeyboardInterrupt from ray.cancel, or the driver went away
+        cmd.terminate()
+        raise
+    lines, metrics = drain()
+    if lines or metrics:
+        yield {"lines": lines, "metrics": metrics}
+    data = getattr(cmd, "outputs_archive", b"")
+    for i in range(0, len(data), OUTPUT_CHUNK):
+        yield {"outputs": data[i:i + OUTPUT_CHUNK]}
+    yield {"exit": _exit_code(cmd.code if cmd.code is not None else 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
