@@ -166,7 +166,8 @@ def job_env(env: dict, host_env: dict | None = None) -> dict:
     return out
 
 
-def build_entrypoint(argv: list[str], instance_count: int = 1, cpus_per_rank: float = 1, gpus_per_rank: float = 0) -> str:
+def build_entrypoint(argv: list[str], instance_count: int = 1, cpus_per_rank: float = 1, gpus_per_rank: float = 0,
+                     place: bool = False) -> str:
     """The job's shell entrypoint: the launcher around the run's command.
 
     The host interpreter (``sys.executable``) becomes the cluster's ``python``."""
@@ -176,6 +177,8 @@ def build_entrypoint(argv: list[str], instance_count: int = 1, cpus_per_rank: fl
     head = ["python", "-m", "trainform_ray_launcher"]
     if instance_count > 1:
         head += ["--nproc", str(int(instance_count)), "--cpus-per-rank", _n(cpus_per_rank), "--gpus-per-rank", _n(gpus_per_rank)]
+    elif place:
+        head += ["--place", "--cpus-per-rank", _n(cpus_per_rank), "--gpus-per-rank", _n(gpus_per_rank)]
     return shlex.join(head + ["--"] + cmd)
 
 
@@ -237,6 +240,7 @@ class RayJobSpec:
     runtime_env: dict = field(default_factory=dict)  # from environment_plan
     submission_id: str | None = None
     metadata: dict = field(default_factory=dict)
+    place: bool = False  # driver on the head, the command in a placed actor (see the launcher's --place)
 
 
 _CLIENTS: dict[str, object] = {}
@@ -277,9 +281,9 @@ class RayJobs:
         runtime_env["working_dir"] = spec.working_dir
         runtime_env["py_modules"] = [stage_launcher()] + list(runtime_env.get("py_modules") or [])
         runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **{str(k): str(v) for k, v in spec.env.items()}}
-        if n > 1:
-            # the driver only coordinates; the ranks hold the resources
-            entry = build_entrypoint(spec.argv, n, cpus or 1, gpus)
+        if n > 1 or spec.place:
+            # the driver only coordinates (on the head, where its log is); the ranks hold the resources
+            entry = build_entrypoint(spec.argv, n, (cpus or 1) if n > 1 else cpus, gpus, place=spec.place)
             kw = {"entrypoint_num_cpus": 0, "entrypoint_num_gpus": 0}
         else:
             entry = build_entrypoint(spec.argv)
@@ -550,7 +554,7 @@ class RayExecutor:
         """The Ray job of an :class:`~providers.run.execution.AttemptSpec`."""
         return RayJobSpec(argv=list(spec.argv), working_dir=spec.snapshot_dir, env=job_env(spec.env), gpus=self.gpus,
                           cpus=self.cpus, instance_count=self.instance_count, runtime_env=self.runtime_env,
-                          submission_id=_submission_id(spec.run_id, spec.attempt),
+                          submission_id=_submission_id(spec.run_id, spec.attempt), place=not self.fixed_size,
                           metadata={"trainform_run_id": spec.run_id, "trainform_address": spec.address, "attempt": spec.attempt})
 
     def check_fits(self) -> None:

@@ -20,6 +20,12 @@ What it adds around an unmodified training command:
   protocol works on any cluster without shared storage.
 * **Whole lines.**  The command's stdout/stderr go through a pipe and are
   written line by line, so a metric line never lands in the middle of output.
+* **Placed single process** (``--place``): Ray serves a job's log from the
+  node its driver runs on, and a driver given entrypoint resources lands on a
+  worker node, whose log the head's job server does not have (empty logs,
+  hence no metrics).  So on clusters with worker nodes the driver stays on the
+  head (no entrypoint resources) and the command runs in one placed actor,
+  exactly like one rank of a distributed launch below.
 * **Distributed launch** (``--nproc N`` > 1): a placement group of N bundles
   (``--cpus-per-rank``/``--gpus-per-rank``, PACK strategy) holds one actor
   per rank; rank 0's actor picks ``MASTER_ADDR``/``MASTER_PORT`` on its
@@ -268,12 +274,11 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    ray.init(log_to_driver=False)
-    bundle = {"CPU": cpus}
-    if gpus:
-        bundle["GPU"] = gpus
+    ray.init(log_to_driver=False, logging_level="WARNING")
+    bundle = {k: v for k, v in (("CPU", cpus), ("GPU", gpus)) if v} or {"CPU": 0.01}
     pg = placement_group([dict(bundle) for _ in range(nproc)], strategy="PACK")
-    _print(f"[trainform] waiting for {nproc} x {bundle} in a placement group...")
+    if nproc > 1:
+        _print(f"[trainform] waiting for {nproc} x {bundle} in a placement group...")
     start = time.time()
     while True:
         ready, _ = ray.wait([pg.ready()], timeout=10)
@@ -284,7 +289,7 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
             return 75
         _print(f"[trainform] still waiting for resources: {nproc} x {bundle} ({time.time() - start:.0f}s)")
     Rank = _rank_actor_class()
-    actors = [Rank.options(num_cpus=cpus, num_gpus=gpus or 0, scheduling_strategy=PlacementGroupSchedulingStrategy(
+    actors = [Rank.options(num_cpus=bundle.get("CPU", 0), num_gpus=gpus or 0, scheduling_strategy=PlacementGroupSchedulingStrategy(
         placement_group=pg, placement_group_bundle_index=i)).remote() for i in range(nproc)]
     where = ray.get([a.where.remote() for a in actors])
     master_addr, master_port = where[0][0], where[0][1]
@@ -305,10 +310,11 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
         local = [j for j in range(nproc) if where[j][2] == node]
         env = {"MASTER_ADDR": str(master_addr), "MASTER_PORT": str(master_port), "RANK": str(i), "WORLD_SIZE": str(nproc),
                "LOCAL_RANK": str(local.index(i)), "LOCAL_WORLD_SIZE": str(len(local)), "NODE_RANK": str(nodes.index(node)),
-               "GROUP_RANK": str(nodes.index(node))}
-        starts.append(a.start.remote(argv, env, f"[rank {i}] "))
+               "GROUP_RANK": str(nodes.index(node))} if nproc > 1 else {}
+        starts.append(a.start.remote(argv, env, f"[rank {i}] " if nproc > 1 else ""))
     ray.get(starts)
-    _print(f"[trainform] started {nproc} ranks; MASTER_ADDR={master_addr} MASTER_PORT={master_port}")
+    if nproc > 1:
+        _print(f"[trainform] started {nproc} ranks; MASTER_ADDR={master_addr} MASTER_PORT={master_port}")
     codes: list[int | None] = [None] * nproc
     result = 0
     while True:
@@ -396,12 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpus-per-rank", type=float, default=1)
     ap.add_argument("--gpus-per-rank", type=float, default=0)
     ap.add_argument("--ready-timeout", type=float, default=None)
+    ap.add_argument("--place", action="store_true",
+                    help="run even one process as a placed actor (the job's driver stays on the head, where its log is)")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     a = ap.parse_args(argv)
     cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
     if not cmd:
         ap.error("no command given after --")
-    if a.nproc <= 1:
+    if a.nproc <= 1 and not a.place:
         return run_single(cmd)
     return run_distributed(cmd, a.nproc, a.cpus_per_rank, a.gpus_per_rank, a.ready_timeout)
 
