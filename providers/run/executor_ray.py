@@ -601,6 +601,8 @@ class RayExecutor:
         forced = os.environ.get("TRAINFORM_RAY_MODE", "").strip().lower()
         if forced == "jobs" or self.instance_count > 1 or not self.url:
             return "jobs", None, False
+        if forced == "tasks":
+            _MODES.pop(self.url, None)  # ask again: a test may have changed the cluster
         from providers.compute.ray_cluster import check_cluster, gcs_address
 
         cached = _MODES.get(self.url)

@@ -48,6 +48,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -127,7 +128,7 @@ class RayDriver:
             env.update(LOOPBACK_ENV)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        log_dir = log_dir or os.path.join(os.path.expanduser("~"), ".cache", "trainform")
+        log_dir = log_dir or os.path.join(tempfile.gettempdir(), "trainform-ray-drivers")
         os.makedirs(log_dir, exist_ok=True)
         self.log_path = os.path.join(log_dir, f"ray-driver-{os.getpid()}-{abs(hash(address)) % 10**6}.log")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - the driver's stderr for its whole life
@@ -341,8 +342,12 @@ def serve(address: str) -> int:
             elif name in ("NodeDiedError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "RaySystemError",
                           "ObjectReconstructionFailedError", "ActorDiedError", "LocalRayletDiedError"):
                 code, kind = LOST_CODE, "lost"
-                message = (f"the Ray node running the attempt died ({name}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
-                           "the attempt is recorded as failed")
+                if not gcs_answers():
+                    message = (f"the Ray cluster at {address} stopped answering (its head is gone: {name}); "
+                               "the attempt is recorded as failed")
+                else:
+                    message = (f"the Ray node running the attempt died ({name}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
+                               "the attempt is recorded as failed")
             else:
                 code, kind, message = 1, "exited", f"{name}: {str(e)[:300]}"
         finally:
@@ -351,19 +356,25 @@ def serve(address: str) -> int:
                 cancelled.discard(key)
         say({"id": key, "event": "exit", "code": code, "kind": kind, "message": message})
 
-    def watch_cluster() -> None:
-        """Exit when the cluster stops answering, so trainform's attempts end (Ray
-        itself would only end this process after a long reconnect timeout)."""
+    def gcs_answers() -> bool:
         import socket
 
         host, _, port = address.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def watch_cluster() -> None:
+        """Exit when the cluster stops answering, so trainform's attempts end (Ray
+        itself would only end this process after a long reconnect timeout)."""
         failing_since = None
         while True:
             time.sleep(1.0)
-            try:
-                socket.create_connection((host, int(port)), timeout=2).close()
+            if gcs_answers():
                 failing_since = None
-            except OSError:
+            else:
                 failing_since = failing_since or time.time()
                 if time.time() - failing_since > float(os.environ.get("TRAINFORM_RAY_LOST_AFTER_S", "8")):
                     sys.stderr.write(f"RayClusterLost: the Ray cluster at {address} stopped answering\n")

@@ -205,18 +205,25 @@ def test_run_succeeds_with_logs_metrics_and_outputs(ray_head, tmp_path):
     assert sorted(os.listdir(spec.snapshot_dir)) == ["train.py"]
 
 
-def test_failing_job_is_failed_with_its_exit_code(ray_head, tmp_path):
+@pytest.mark.parametrize("mode", ["tasks", "jobs"])
+def test_failing_run_is_failed_with_its_exit_code(ray_head, tmp_path, monkeypatch, mode):
     from providers.run.executor_ray import RayExecutor, RayJobs
 
+    monkeypatch.setenv("TRAINFORM_RAY_MODE", mode)
     spec = _spec(tmp_path, _snapshot(tmp_path), env={"EXIT": "3"})
-    result, lines, handle = _run(RayExecutor(ray_head["dashboard_url"]), spec)
+    ex = RayExecutor(ray_head["dashboard_url"])
+    assert ex.run_mode()[0] == mode
+    result, lines, handle = _run(ex, spec)
     assert result.status == "failed" and result.exit_code == 3
     assert "epoch 2" in lines
-    assert RayJobs(ray_head["dashboard_url"]).status(handle.job_id)[0] == "failed"
+    if mode == "jobs":
+        assert RayJobs(ray_head["dashboard_url"]).status(handle.job_id)[0] == "failed"
 
 
-def test_timeout_stops_the_job(ray_head, tmp_path):
+def test_timeout_stops_the_job(ray_head, tmp_path, monkeypatch):
     from providers.run.executor_ray import RayExecutor, RayJobs
+
+    monkeypatch.setenv("TRAINFORM_RAY_MODE", "jobs")
 
     spec = _spec(tmp_path, _snapshot(tmp_path), env={"STEP_SLEEP": "60"})
     result, lines, handle = _run(RayExecutor(ray_head["dashboard_url"]), spec, timeout_s=8)
