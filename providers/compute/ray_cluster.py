@@ -284,18 +284,25 @@ def ensure_head(spec: dict, workdir: str, prior: dict | None = None) -> dict:
         "--temp-dir", temp_dir, "--num-cpus", str(int(num_cpus)),
         "--object-store-memory", str(int((spec.get("object_store_mb") or DEFAULT_OBJECT_STORE_MB) * 1024 * 1024)),
     ] + _resource_args(spec)
-    if spec.get("autoscaling_config"):
-        argv += ["--autoscaling-config", spec["autoscaling_config"]]
+    env = dict(spec.get("env") or {})
+    if spec.get("autoscaler") is not None:
+        # Ray's autoscaler with its fake multi-node provider: worker nodes are processes here
+        config_path = os.path.join(workdir, "autoscaler.json")
+        with open(config_path, "w") as f:
+            json.dump(local_autoscaler_config(spec["autoscaler"], f"127.0.0.1:{ports['port']}", int(num_cpus)), f)
+        argv += ["--autoscaling-config", config_path]
+        env.update(RAY_FAKE_CLUSTER="1", AUTOSCALER_UPDATE_INTERVAL_S="1")
     for name, p in ports.items():
         argv += [f"--{name}", str(p)]
     log_path = os.path.join(workdir, "head.log")
-    proc = _spawn(argv, log_path, workdir, spec.get("env"))
+    proc = _spawn(argv, log_path, workdir, env)
     record = {
         "owned": True, "pid": proc.pid, "session_id": proc.pid, "gcs_address": f"127.0.0.1:{ports['port']}",
         "dashboard_url": f"http://127.0.0.1:{ports['dashboard-port']}", "temp_dir": temp_dir, "ports": ports,
         "client_address": f"ray://127.0.0.1:{ports['ray-client-server-port']}",
         "log_path": log_path, "started_at": time.time(),
-        "spec": {"num_cpus": int(num_cpus), "num_gpus": spec.get("num_gpus"), "object_store_mb": spec.get("object_store_mb") or DEFAULT_OBJECT_STORE_MB},
+        "spec": {"num_cpus": int(num_cpus), "num_gpus": spec.get("num_gpus"), "object_store_mb": spec.get("object_store_mb") or DEFAULT_OBJECT_STORE_MB,
+                 "autoscaler": spec.get("autoscaler")},
     }
     deadline = time.time() + float(spec.get("ready_timeout_s") or _READY_TIMEOUT_S)
     while True:
@@ -470,56 +477,87 @@ def _reap(pid: int) -> None:
 
 # ---------------------------------------------------------------- autoscaler
 
+def _scaling(attrs: dict) -> tuple[int, int, float, int | None]:
+    """(min_nodes, max_nodes, idle seconds, gpus_per_node) with trainform's defaults."""
+    def whole(v):
+        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    min_nodes = whole(attrs.get("min_nodes")) or 0
+    max_nodes = whole(attrs.get("max_nodes"))
+    max_nodes = max_nodes if max_nodes is not None else max(min_nodes, 1)
+    idle = whole(attrs.get("idle_seconds_before_scaledown"))
+    return min_nodes, max_nodes, float(idle if idle is not None else 300), whole(attrs.get("gpus_per_node"))
+
+
 def autoscaler_yaml(attrs: dict, cluster_name: str = "trainform") -> str:
     """The ``ray up`` cluster config equivalent to a compute's scaling settings.
 
-    Mapping (Ray autoscaler v1 cluster YAML):
+    An on-premise ("local" provider, manually listed machines) cluster YAML,
+    the one Ray accepts with no cloud account, valid as written (checked with
+    Ray's own ``prepare_config`` + ``validate_config`` in the tests):
 
-    ============================== =================================================
-    compute attribute              cluster YAML
-    ============================== =================================================
-    ``min_nodes``                  ``available_node_types.gpu_worker.min_workers``
-    ``max_nodes``                  ``available_node_types.gpu_worker.max_workers``
-                                   and the cluster-wide ``max_workers``
-    ``idle_seconds_before_scaledown`` ``idle_timeout_minutes`` (rounded up to whole minutes, at least 1)
-    ``gpus_per_node``              ``resources: {GPU: n}`` of the worker type
-    ``vm_size``                    ``node_config`` (an ``InstanceType`` label; adapt to the cloud)
-    ============================== =================================================
+    ================================= ==============================================
+    compute attribute                 cluster YAML
+    ================================= ==============================================
+    ``min_nodes``                     ``min_workers``
+    ``max_nodes``                     ``max_workers`` (and as many ``worker_ips``)
+    ``idle_seconds_before_scaledown`` ``idle_timeout_minutes`` (rounded up, at least 1)
+    ``gpus_per_node``                 ``--num-gpus`` of the workers' ``ray start``
+    ================================= ==============================================
 
-    AML counts nodes without a head, so the head is a separate type with zero
-    GPUs that never runs training (``resources: {CPU: 0}`` keeps jobs off it is
-    *not* used: the job supervisor needs the head).  ``provider: local`` with
-    placeholder IPs is emitted so the file is valid as written; replace the
-    provider section for a cloud.
+    Replace ``HEAD_IP``/``WORKER_IP_n`` with the machines, or the provider
+    section with a cloud's (then node types carry ``vm_size``).  The head is
+    started with ``--num-gpus=0`` so that training runs on the workers.
     """
     import yaml
 
-    min_nodes = int(attrs.get("min_nodes") or 0)
-    max_nodes = attrs.get("max_nodes")
-    max_nodes = int(max_nodes) if isinstance(max_nodes, (int, float)) and not isinstance(max_nodes, bool) else max(min_nodes, 1)
-    idle = attrs.get("idle_seconds_before_scaledown")
-    idle_minutes = max(1, -(-int(idle) // 60)) if isinstance(idle, (int, float)) and not isinstance(idle, bool) else 5
-    gpn = attrs.get("gpus_per_node")
-    worker_res: dict = {}
-    if isinstance(gpn, (int, float)) and not isinstance(gpn, bool) and gpn:
-        worker_res["GPU"] = int(gpn)
-    node_config = {"InstanceType": attrs["vm_size"]} if attrs.get("vm_size") else {}
+    min_nodes, max_nodes, idle, gpn = _scaling(attrs)
+    gpus = f" --num-gpus={gpn}" if gpn else ""
     doc = {
         "cluster_name": cluster_name,
-        "max_workers": max_nodes,
-        "idle_timeout_minutes": idle_minutes,
-        "upscaling_speed": 1.0,
         "provider": {"type": "local", "head_ip": "HEAD_IP", "worker_ips": [f"WORKER_IP_{i + 1}" for i in range(max_nodes)]},
         "auth": {"ssh_user": "ubuntu"},
-        "available_node_types": {
-            "head": {"resources": {"GPU": 0}, "node_config": {}, "min_workers": 0, "max_workers": 0},
-            "gpu_worker": {"resources": worker_res, "node_config": node_config, "min_workers": min_nodes, "max_workers": max_nodes},
-        },
-        "head_node_type": "head",
-        "head_start_ray_commands": ["ray stop", "ray start --head --port=6379 --dashboard-host=0.0.0.0 --autoscaling-config=~/ray_bootstrap_config.yaml"],
-        "worker_start_ray_commands": ["ray stop", "ray start --address=$RAY_HEAD_IP:6379"],
+        "min_workers": min(min_nodes, max_nodes),
+        "max_workers": max_nodes,
+        "idle_timeout_minutes": max(1, -(-int(idle) // 60)),
+        "upscaling_speed": 1.0,
+        "head_start_ray_commands": ["ray stop", "ray start --head --port=6379 --num-gpus=0 --autoscaling-config=~/ray_bootstrap_config.yaml"],
+        "worker_start_ray_commands": ["ray stop", f"ray start --address=$RAY_HEAD_IP:6379{gpus}"],
     }
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+#: the worker node type of a local autoscaler (see :func:`local_autoscaler_config`)
+LOCAL_WORKER_TYPE = "trainform.gpu_worker"
+
+
+def local_autoscaler_config(attrs: dict, gcs_address: str, head_cpus: int = 1) -> dict:
+    """A cluster config for Ray's *fake multi-node* provider: the autoscaler of an
+    owned head starts worker nodes as processes on this machine (loopback,
+    ``gpus_per_node`` logical GPUs and one CPU each), between ``min_nodes``
+    and ``max_nodes``, and stops a node idle for ``idle_seconds_before_scaledown``."""
+    min_nodes, max_nodes, idle, gpn = _scaling(attrs)
+    worker = {"CPU": 1}
+    if gpn:
+        worker["GPU"] = gpn
+    return {
+        "cluster_name": "trainform-local",
+        "max_workers": max_nodes,
+        "upscaling_speed": 1.0,
+        "idle_timeout_minutes": max(idle, 1.0) / 60.0,
+        "provider": {"type": "fake_multinode", "gcs_address": gcs_address, "use_node_id_as_ip": True,
+                     "disable_node_updaters": True, "disable_launch_config_check": True},
+        "available_node_types": {
+            "ray.head.default": {"resources": {"CPU": head_cpus}, "node_config": {}, "max_workers": 0},
+            LOCAL_WORKER_TYPE: {"resources": worker, "node_config": {}, "min_workers": min(min_nodes, max_nodes),
+                                "max_workers": max_nodes},
+        },
+        "head_node_type": "ray.head.default",
+        "docker": {}, "initialization_commands": [], "setup_commands": [], "head_setup_commands": [],
+        "worker_setup_commands": [], "head_start_ray_commands": [], "worker_start_ray_commands": [], "auth": {},
+        "cluster_synced_files": [], "file_mounts": {}, "file_mounts_sync_continuously": False, "rsync_exclude": [],
+        "rsync_filter": [],
+    }
 
 
 def show_extra(address: str, attrs: dict) -> str | None:
@@ -569,6 +607,9 @@ class RayCompute:
         if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
             d.error("Invalid node counts", f"min_nodes ({lo:g}) is larger than max_nodes ({hi:g}).")
         addr = _address(c)
+        if addr is not None and _autoscaled(c):
+            d.error("Invalid ray block", "local_autoscaler applies to the head trainform starts; an existing cluster (ray.address) "
+                    "scales with its own autoscaler: remove one of the two.")
         if isinstance(addr, str) and not addr.strip():
             d.error("Invalid ray address", 'ray { address = "" } is empty: give http://HOST:8265, or remove address to start a local head.')
         return ValidateResponse(d)
@@ -591,6 +632,12 @@ class RayCompute:
                 replace.append(("ray",))
             elif _address(cfg) is None and prior.get("gpus_per_node") != cfg.get("gpus_per_node"):
                 replace.append(("gpus_per_node",))  # an owned head's resources are fixed at start
+            elif _autoscaled(prior) != _autoscaled(cfg):
+                replace.append(("ray",))
+            elif _autoscaled(cfg):
+                for k in ("min_nodes", "max_nodes", "idle_seconds_before_scaledown"):
+                    if prior.get(k) != cfg.get(k):
+                        replace.append((k,))  # the autoscaler's settings are read at start
         if prior is None or replace:
             for k in ("id", "capacity") + RAY_COMPUTED:
                 planned[k] = UNKNOWN
@@ -599,7 +646,7 @@ class RayCompute:
                 planned[k] = prior.get(k)
         reason = None
         if replace:
-            reason = " and ".join({"ray": "ray.address"}.get(p[0], p[0]) for p in replace) + " changed"
+            reason = " and ".join({"ray": "ray block"}.get(p[0], p[0]) for p in replace) + " changed"
             if ("gpus_per_node",) in replace:
                 reason += " (the Ray head is restarted with the new resources)"
         return PlanResponse(planned_state=planned, requires_replace=replace, reason=reason, private=req.prior_private)
@@ -694,6 +741,13 @@ def _safe(address: str) -> str:
     return s[:60] + "-" + hashlib.sha256(address.encode()).hexdigest()[:8]
 
 
+def _autoscaled(attrs: dict | None) -> bool:
+    r = (attrs or {}).get("ray")
+    if isinstance(r, list):
+        r = r[0] if r else None
+    return bool(isinstance(r, dict) and r.get("local_autoscaler") is True)
+
+
 def _head_spec(attrs: dict) -> dict:
     """An owned head's resources: logical GPUs = gpus_per_node; CPUs and object
     store from TRAINFORM_RAY_HEAD_CPUS / TRAINFORM_RAY_OBJECT_STORE_MB (defaults:
@@ -701,8 +755,12 @@ def _head_spec(attrs: dict) -> dict:
     gpn = attrs.get("gpus_per_node")
     cpus = os.environ.get("TRAINFORM_RAY_HEAD_CPUS")
     store = os.environ.get("TRAINFORM_RAY_OBJECT_STORE_MB")
-    return {"num_gpus": int(gpn) if isinstance(gpn, (int, float)) and not isinstance(gpn, bool) else None,
+    spec = {"num_gpus": int(gpn) if isinstance(gpn, (int, float)) and not isinstance(gpn, bool) else None,
             "num_cpus": int(cpus) if cpus else None, "object_store_mb": int(store) if store else None}
+    if _autoscaled(attrs):
+        # the head only coordinates; GPUs come with the worker nodes the autoscaler starts
+        spec.update(num_gpus=0, autoscaler={k: attrs.get(k) for k in ("min_nodes", "max_nodes", "idle_seconds_before_scaledown", "gpus_per_node")})
+    return spec
 
 
 def _cluster_attr(info: dict, owned: bool, rec: dict | None) -> dict:
@@ -710,7 +768,7 @@ def _cluster_attr(info: dict, owned: bool, rec: dict | None) -> dict:
     images = bool(shutil.which("podman")) if owned else False
     return {"owned": owned, "nodes": info.get("nodes", 0), "cpus": info.get("cpus", 0), "gpus": info.get("gpus", 0),
             "ray_version": info.get("ray_version"), "gcs_address": (rec or {}).get("gcs_address") if owned else None,
-            "images": images}
+            "images": images, "autoscaler": bool(owned and ((rec or {}).get("spec") or {}).get("autoscaler"))}
 
 
 def _capacity(info: dict) -> int:

@@ -548,7 +548,7 @@ class RayExecutor:
         rt, note = environment_plan(environment, compute.get("cluster"))
         return cls(url, gpus=float(run_config.get("gpus") or 0), cpus=run_config.get("cpus"),
                    instance_count=int(run_config.get("instance_count") or 1), runtime_env=rt, environment_note=note,
-                   fixed_size=bool((compute.get("cluster") or {}).get("owned")))
+                   fixed_size=bool((compute.get("cluster") or {}).get("owned") and not (compute.get("cluster") or {}).get("autoscaler")))
 
     def job_spec(self, spec) -> RayJobSpec:
         """The Ray job of an :class:`~providers.run.execution.AttemptSpec`."""
