@@ -580,7 +580,12 @@ class RayExecutor:
         if mode == "tasks":
             from providers.run.ray_tasks import driver_for
 
-            driver = driver_for(driver_address, loopback)
+            try:
+                driver = driver_for(driver_address, loopback)
+            except RuntimeError:
+                # e.g. the GCS answers but this machine is no node of the cluster: Ray Jobs still work
+                _MODES[self.url] = ("jobs", None, False)
+                return self.start(spec)
             key = _submission_id(spec.run_id, spec.attempt)
             return driver.start(key, {
                 "argv": _cluster_argv(spec.argv), "env": job_env(spec.env), "working_dir": spec.snapshot_dir,
