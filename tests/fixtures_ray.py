@@ -108,7 +108,7 @@ def kill_node(record: dict) -> None:
     """SIGKILL every process of a node (what a machine failure looks like to Ray)."""
     import signal
 
-    from providers.compute.ray_cluster import _session_pids, stop_head
+    from providers.compute.ray_nodes import _session_pids, stop_head
 
     for pid in _session_pids(int(record["session_id"])):
         try:
@@ -124,7 +124,7 @@ def listening_addresses(session_ids) -> list[tuple[str, int, int]]:
     import socket
     import struct
 
-    from providers.compute.ray_cluster import _session_pids
+    from providers.compute.ray_nodes import _session_pids
 
     inodes: dict[str, int] = {}
     for sid in session_ids:

@@ -181,7 +181,8 @@ def test_job_env_and_entrypoint(monkeypatch):
 
 
 def test_unreachable_cluster_is_none_and_apply_explains(tmp_path):
-    from providers.compute.ray_cluster import RayCompute, _free_port, check_cluster
+    from providers.compute.ray_cluster import RayCompute, check_cluster
+    from providers.compute.ray_nodes import _free_port
 
     dead = f"http://127.0.0.1:{_free_port()}"
     assert check_cluster(dead, timeout=1) is None
