@@ -274,29 +274,6 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    ray.init(log_to_driver=False, logging_level="WARNING")
-    bundle = {k: v for k, v in (("CPU", cpus), ("GPU", gpus)) if v} or {"CPU": 0.01}
-    pg = placement_group([dict(bundle) for _ in range(nproc)], strategy="PACK")
-    if nproc > 1:
-        _print(f"[trainform] waiting for {nproc} x {bundle} in a placement group...")
-    start = time.time()
-    while True:
-        ready, _ = ray.wait([pg.ready()], timeout=10)
-        if ready:
-            break
-        if ready_timeout and time.time() - start > ready_timeout:
-            _print(f"[trainform] the cluster could not place {nproc} x {bundle} within {ready_timeout:g}s")
-            return 75
-        _print(f"[trainform] still waiting for resources: {nproc} x {bundle} ({time.time() - start:.0f}s)")
-    Rank = _rank_actor_class()
-    actors = [Rank.options(num_cpus=bundle.get("CPU", 0), num_gpus=gpus or 0, scheduling_strategy=PlacementGroupSchedulingStrategy(
-        placement_group=pg, placement_group_bundle_index=i)).remote() for i in range(nproc)]
-    where = ray.get([a.where.remote() for a in actors])
-    master_addr, master_port = where[0][0], where[0][1]
-    nodes: list[str] = []
-    for _, _, node in where:
-        if node not in nodes:
-            nodes.append(node)
     stopping = {"flag": False}
 
     def on_term(signum, frame):
@@ -304,6 +281,60 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    ray.init(log_to_driver=False, logging_level="WARNING")
+    bundle = {k: v for k, v in (("CPU", cpus), ("GPU", gpus)) if v} or {"CPU": 0.01}
+    pg = None
+    strategies: list = [None]
+    if nproc > 1:  # gang scheduling: all ranks or none
+        pg = placement_group([dict(bundle) for _ in range(nproc)], strategy="PACK")
+        _print(f"[trainform] waiting for {nproc} x {bundle} in a placement group...")
+        start = last = time.time()
+        while True:
+            ready, _ = ray.wait([pg.ready()], timeout=2)
+            if ready:
+                break
+            if stopping["flag"]:
+                remove_placement_group(pg)
+                return 143
+            if ready_timeout and time.time() - start > ready_timeout:
+                _print(f"[trainform] the cluster could not place {nproc} x {bundle} within {ready_timeout:g}s")
+                remove_placement_group(pg)
+                return 75
+            if time.time() - last >= 10:
+                last = time.time()
+                _print(f"[trainform] still waiting for resources: {nproc} x {bundle} ({time.time() - start:.0f}s)")
+        strategies = [PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=i) for i in range(nproc)]
+    Rank = _rank_actor_class()
+    actors = [Rank.options(num_cpus=bundle.get("CPU", 0), num_gpus=gpus or 0,
+                           **({"scheduling_strategy": st} if st is not None else {})).remote() for st in strategies]
+    try:
+        return _drive(ray, actors, argv, nproc, stopping)
+    finally:
+        for a in actors:  # free the resources now, not when Ray notices this driver is gone
+            try:
+                ray.kill(a)
+            except Exception:  # noqa: BLE001, S110 - already dead
+                pass
+        if pg is not None:
+            remove_placement_group(pg)
+
+
+def _drive(ray, actors, argv: list[str], nproc: int, stopping: dict) -> int:
+    """Start the command in every placed actor, relay their lines, stop them all on
+    the first failure or on SIGTERM; the exit code of the launch."""
+    pending = [a.where.remote() for a in actors]
+    while True:  # actors wait for resources (a single placed process has no placement group)
+        ready, _ = ray.wait(pending, num_returns=len(pending), timeout=1)
+        if len(ready) == len(pending):
+            break
+        if stopping["flag"]:
+            return 143
+    where = ray.get(pending)
+    master_addr, master_port = where[0][0], where[0][1]
+    nodes: list[str] = []
+    for _, _, node in where:
+        if node not in nodes:
+            nodes.append(node)
     starts = []
     for i, a in enumerate(actors):
         node = where[i][2]
@@ -336,7 +367,6 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
         if all(c == 0 for c in codes):
             break
         time.sleep(0.3)
-    remove_placement_group(pg)
     return result
 
 
