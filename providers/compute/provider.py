@@ -79,6 +79,7 @@ class ComputeProvider(Provider):
             blocks={
                 "ray": NestedBlock(BlockSchema(attributes={
                     "address": Attribute(type="string", optional=True, description="An existing Ray cluster's job server (http://HOST:8265); absent: trainform starts and owns a local head."),
+                    "local_autoscaler": Attribute(type="bool", optional=True, description="Owned head only: Ray's autoscaler starts worker nodes (gpus_per_node each) on this machine on demand, min_nodes..max_nodes, idle_seconds_before_scaledown."),
                 })),
             },
             description="A pool of compute for runs: this machine's GPUs/CPUs, or a Ray cluster.",
