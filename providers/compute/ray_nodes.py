@@ -98,17 +98,11 @@ def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
     p = _CHILDREN.get(pid)
-    if p is not None and p.poll() is not None:
+    if p is not None and p.poll() is not None:  # reaps our own child, so it is no zombie
         return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-            return True
-        except OSError:
-            return False
+    from engine.providers import pid_alive
+
+    return pid_alive(pid)
 
 
 def head_alive(record: dict | None, timeout: float = 3.0) -> bool:
