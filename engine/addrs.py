@@ -14,6 +14,7 @@ expansion see no difference; :func:`static_path` drops the keys.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -32,12 +33,18 @@ class AddressError(ValueError):
 
 def module_prefix(path: ModulePath) -> str:
     """``("a", "b")`` -> ``"module.a.module.b."`` (empty for the root)."""
-    return "".join(f"module.{p}." for p in path)
+    return _module_prefix(path) if path else ""
 
 
 def module_string(path: ModulePath) -> str:
     """``("a", "b")`` -> ``"module.a.module.b"`` (empty for the root), as state stores it."""
-    return ".".join(f"module.{p}" for p in path)
+    return _module_prefix(path)[:-1] if path else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_prefix(path: ModulePath) -> str:
+    # called per instance and node on the hot path; a configuration has few module paths
+    return "".join(f"module.{p}." for p in path)
 
 
 def parse_module(text: str) -> ModulePath:

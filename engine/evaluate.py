@@ -10,15 +10,15 @@ traversal to the graph node that produces it, and is also where
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Any
 
 from engine.config import ast
 from engine.config.loader import missing_item_range, suggest
 from engine.config.model import Config, Resource
-from engine.diagnostics import Diagnostics, Range
-from engine.values import UNKNOWN, Sensitive, Unknown, TMap
-
+from engine.diagnostics import Diagnostics
 from engine.graph.nodes import LocalNode, OutputNode, ResourceNode, VariableNode
+from engine.values import UNKNOWN, Sensitive, Unknown, _plain_number
 
 
 class ModuleScope:
@@ -262,8 +262,6 @@ def split_marks(value: Any, path: tuple = (), sensitive: list | None = None) -> 
         return {k: split_marks(v, path + (k,), sensitive) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [split_marks(v, path + (i,), sensitive) for i, v in enumerate(value)]
-    from engine.values import _plain_number
-    from decimal import Decimal
 
     if isinstance(value, (float, Decimal)) and not isinstance(value, bool):
         return _plain_number(value)

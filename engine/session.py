@@ -187,6 +187,8 @@ class Session:
         """A provider's diagnostics made presentable: the instance address, the block's
         range when the provider gave none, and no sensitive configured value echoed
         in a message (e.g. ``invalid duration "<the secret>"``)."""
+        if not diags:
+            return diags
         from engine.attr_range import attribute_range
         from engine.config.functions._base import redact_message
         from engine.values import get_path

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.addrs import module_prefix
 from engine.config import ast
 from engine.diagnostics import Range
 
@@ -117,8 +118,6 @@ class Config:
 
     @property
     def prefix(self) -> str:
-        from engine.addrs import module_prefix
-
         return module_prefix(self.path)
 
     def walk(self):

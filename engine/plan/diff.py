@@ -6,7 +6,8 @@ aware of the salted digests state keeps in place of sensitive values.
 
 from __future__ import annotations
 
-from engine.values import Unknown, contains_unknown
+from engine.state import secrets
+from engine.values import UNKNOWN, Unknown, contains_unknown, get_path, set_path, to_plain
 
 __all__ = [
     "changed_attrs",
@@ -24,7 +25,6 @@ __all__ = [
 def propagate_sensitive(config: dict, planned: dict, sens: list) -> None:
     """Mark planned values that repeat a sensitive configured value (e.g. value.output
     echoing a sensitive input) so a provider can't leak a secret by copying it."""
-    from engine.values import get_path
 
     secrets_seen = []
     for p in sens:
@@ -52,8 +52,6 @@ def propagate_sensitive(config: dict, planned: dict, sens: list) -> None:
 
 def plain(value):
     """Planned attributes as JSON data: unknowns become None (listed in after_unknown)."""
-    from engine.values import to_plain
-
     return to_plain(value)
 
 
@@ -72,8 +70,6 @@ def unknown_paths(value, path=()) -> list[list]:
 
 def keep_digests(new: dict, old: dict, paths) -> dict:
     """After a read, keep stored digests at sensitive paths (providers may echo them or drop them)."""
-    from engine.state import secrets
-    from engine.values import get_path, set_path
 
     for p in paths:
         p = tuple(p)
@@ -85,7 +81,6 @@ def keep_digests(new: dict, old: dict, paths) -> dict:
 
 
 def without_sensitive(attrs, paths):
-    from engine.values import set_path
 
     for p in paths:
         attrs = set_path(attrs, tuple(p), None)
@@ -114,8 +109,6 @@ def changed_attrs(prior: dict, planned: dict, sensitive_paths) -> list[str]:
 
 
 def _same_with_digests(a, b, subpaths) -> bool:
-    from engine.state import secrets
-    from engine.values import get_path, set_path
 
     for sp in subpaths:
         da = get_path(a, sp) if sp else a
@@ -131,13 +124,11 @@ def _same_with_digests(a, b, subpaths) -> bool:
 
 
 def _norm(v):
-    from engine.values import to_plain
 
     return to_plain(v)
 
 
 def known_after(after, unknown_paths):
-    from engine.values import UNKNOWN, set_path
 
     v = after
     for p in unknown_paths:
@@ -147,7 +138,6 @@ def known_after(after, unknown_paths):
 
 def first_inconsistency(planned, new, path="") -> str | None:
     """The first path where a known planned value differs from ``new``."""
-    from engine.values import to_plain
 
     if isinstance(planned, Unknown):
         return None

@@ -21,6 +21,7 @@ from engine.plan.model import Action, OutputChange, Plan, ResourceChange
 from engine.plan.refactor import apply_moves, check_statements, removed_for
 from engine.plan.refactor_import import import_specs
 from engine.plan.refresh import refresh, upgrade_states
+from engine.providers import PlanRequest, ValidateRequest
 from engine.values import UNKNOWN, Sensitive, contains_unknown, to_plain, unmark
 
 __all__ = ["Planner"]
@@ -282,7 +283,6 @@ class Planner:
 
     def validate_resource(self, node) -> bool:
         """validate: evaluate the body once with unknown count/each; no provider plan."""
-        from engine.providers import ValidateRequest
 
         _, path, key = node
         path = self.session.module_instances(path)[0]  # validate: one instance per module
@@ -304,7 +304,6 @@ class Planner:
         return not d.has_errors
 
     def plan_instance(self, scope, res: Resource, address: str, index_key, binding: dict, prior, d: Diagnostics):
-        from engine.providers import PlanRequest, ValidateRequest
 
         provider, schema, config, sens = self.session.instance_config(scope, res, address, binding, d)
         if d.has_errors:
