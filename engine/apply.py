@@ -51,6 +51,7 @@ class Applier:
         self.result = ApplyResult()
         self.changes = {c.address: c for c in plan.resource_changes}
         self.inst_values: dict[str, Any] = {}
+        self._in_apply: dict[str, tuple] = {}  # address -> (change, block, sensitive paths) while applying
 
     # ------------------------------------------------------------ graph
     def build(self):
@@ -113,6 +114,7 @@ class Applier:
             self.result.diagnostics.error("Cycle in apply graph: " + ", ".join(_label(n) for n in cycle), "The planned changes cannot be ordered (often create_before_destroy combined with a dependency that is destroyed first).")
             return self.result
         self.graph = g
+        self.s.provider_ctx.checkpoint = self.checkpoint
 
         def light(n):
             if n[0] in (VAR, LOCAL, OUTPUT, BLK):
@@ -124,11 +126,41 @@ class Applier:
         for n in res.skipped:
             if n[0] in (INST, DEL):
                 self.result.skipped.append(n[1])
+        if res.not_started and not res.failed:
+            self._finish_values(g, res)
         if res.not_started and any(n[0] in (INST, DEL) for n in res.not_started):
             self.result.interrupted = True
         if not res.failed and not res.not_started and not res.skipped:
             self._outputs()
+        elif res.failed or res.skipped or self.result.interrupted:
+            self._outputs(partial=True)
         return self.result
+
+    def _finish_values(self, g, res) -> None:
+        """After an interrupt (one Ctrl-C) the walk stops starting nodes; the resources that
+        were running finished.  Evaluate the values (variables, locals, outputs, block
+        gathers) whose dependencies all finished, so their results are recorded too."""
+        for n in _topo(g):
+            if n not in res.not_started or n[0] == DEL:
+                continue
+            if n[0] == INST and self.changes[n[1]].action != Action.NOOP:
+                continue
+            if all(p in res.done for p in g.predecessors(n)):
+                try:
+                    ok = self.node(n)
+                except Exception:  # noqa: BLE001 - leave it not started
+                    ok = False
+                if ok:
+                    res.not_started.discard(n)
+                    res.done.add(n)
+
+    def checkpoint(self, address: str, new: dict, private: dict | None) -> None:
+        """ProviderContext.checkpoint: journal an object whose apply is still running."""
+        entry = self._in_apply.get(address)
+        if entry is None or not isinstance(new, dict):
+            return
+        c, res, sens = entry
+        self._record(c, res, _strip_unknown(new), list(sens), private, tainted=False)
 
     def node(self, n) -> bool:
         kind = n[0]
@@ -220,6 +252,7 @@ class Applier:
             self._depose(c, prior)
         s.events.resource_start(c.address, "replace" if replace else action_word)
         t0 = time.monotonic()
+        self._in_apply[c.address] = (c, res, sens)
         try:
             presp = provider.plan(PlanRequest(address=c.address, prior_state=prior_attrs, config=config, prior_private=None if prior is None or replace else prior.private))
             d.extend(presp.diagnostics)
@@ -339,10 +372,32 @@ class Applier:
         s.events.resource_done(c.address, "destroy", time.monotonic() - t0, None)
         return True
 
-    def _outputs(self) -> None:
+    def _outputs(self, partial: bool = False) -> None:
+        """Record the root outputs.  ``partial`` (an apply that failed or was interrupted):
+        outputs that depend on a resource that did not finish are dropped instead of keeping
+        a value computed from an object that is no longer current (e.g. a replaced run)."""
         from engine.state import secrets
         from engine.values import to_plain
 
+        if partial:
+            if self.s.options.destroy:
+                return
+            unfinished = set(self.result.failed) | set(self.result.skipped) | {
+                c.address for c in self.plan.resource_changes
+                if c.action != Action.NOOP and c.address not in self.state.resources}
+            if not unfinished:
+                return
+            outs = dict(self.state.outputs)
+            changed = False
+            for name in self.s.config.module.outputs:
+                deps = {node_label(a) for a in self.s.graph.ancestors((OUTPUT, (), name)) if a[0] == RES}
+                if name in outs and any(_refers(dep, a) for dep in deps for a in unfinished):
+                    outs.pop(name)
+                    changed = True
+            if changed:
+                self.state.outputs = outs
+                self.journal.record_outputs(outs)
+            return
         if self.s.options.destroy:
             self.state.outputs = {}
             self.journal.record_outputs({})
@@ -356,6 +411,24 @@ class Applier:
             outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
         self.state.outputs = outs
         self.journal.record_outputs(outs)
+
+
+def _refers(block: str, address: str) -> bool:
+    """Is ``address`` (``run.train[0]``) an instance of the resource block ``block``?"""
+    return address.split("[", 1)[0] == block
+
+
+def _topo(g) -> list:
+    indeg = {n: g.in_degree(n) for n in g.nodes}
+    order, ready = [], sorted((n for n, d in indeg.items() if d == 0), key=str)
+    while ready:
+        n = ready.pop(0)
+        order.append(n)
+        for m in g.successors(n):
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    return order
 
 
 def deposed_address(address: str) -> str:

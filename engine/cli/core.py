@@ -88,6 +88,7 @@ def _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, var
     state = state or State.new()
     options = _options(destroy, refresh, refresh_only, targets, replace, parallelism)
     session = _make_session(config, inputs, state, options, events)
+    session.provider_ctx.persisting = events is not None  # apply/refresh/destroy save what refresh reads
     try:
         plan = session.plan()
     except BaseException:
@@ -225,9 +226,20 @@ def _read_plan_file(path):
 
 
 def _install_sigint(session, events):
+    """Ctrl-C, SIGTERM and SIGHUP (closed terminal): the first stops starting work and lets
+    running work finish and be recorded; the second cancels.  After SIGHUP the terminal is
+    gone, so output goes to /dev/null instead of failing the writes that record results."""
     state = {"count": 0}
 
     def handler(signum, frame):
+        if signum == getattr(signal, "SIGHUP", None):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            except OSError:
+                pass
         state["count"] += 1
         if state["count"] == 1:
             session.stop.set()
@@ -244,7 +256,11 @@ def _install_sigint(session, events):
                     pass
 
     try:
-        return signal.signal(signal.SIGINT, handler)
+        old = signal.signal(signal.SIGINT, handler)
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                signal.signal(sig, handler)
+        return old
     except ValueError:  # not the main thread
         return None
 
@@ -309,6 +325,9 @@ def _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism,
                 journal.close()
                 if old is not None:
                     signal.signal(signal.SIGINT, old)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    if hasattr(signal, "SIGHUP"):
+                        signal.signal(signal.SIGHUP, signal.SIG_DFL)
                 events.close()
         diags = list(result.diagnostics) + [d for d in session.diags]
         if diags:

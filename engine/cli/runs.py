@@ -46,7 +46,8 @@ def _terminal(run_dir: str) -> bool:
     rec = read_record(os.path.join(run_dir, "record.json")) or {}
     if rec.get("status") in TERMINAL:
         return True
-    if os.path.exists(os.path.join(run_dir, "trainform", "exit_code")):
+    attempt = rec.get("attempt") or len(rec.get("attempts") or []) or 1
+    if os.path.exists(os.path.join(run_dir, "trainform", f"exit-{attempt}")):
         return True  # a detached process finished (its record is updated at the next refresh)
     return not rec  # no record: nothing will write any more
 

@@ -8,6 +8,7 @@ honour cancellation, and report the final status.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,26 @@ from typing import Callable, Iterator, Protocol
 
 from providers.run.records import RunPaths
 
-__all__ = ["AttemptSpec", "AttemptResult", "Handle", "run_attempt", "split_lines"]
+__all__ = ["AttemptSpec", "AttemptResult", "Execution", "Handle", "run_attempt", "split_lines", "log_filter", "save_log"]
+
+
+def log_filter(line: str) -> str:
+    """Every line of run output passes here before it is shown or saved (the one place
+    where output can be rewritten, e.g. to mask secrets)."""
+    return line
+
+
+def save_log(path: str, text: str) -> None:
+    """Write a whole log collected after the fact (a container's output, a process's
+    log file) through :func:`log_filter`."""
+    import os
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for line in text.splitlines():
+            f.write(log_filter(line) + "\n")
+    os.replace(tmp, path)
 
 
 @dataclass
@@ -40,6 +60,18 @@ class AttemptResult:
     started: float
     ended: float
     ident: str | None  # container id or pid
+
+
+@dataclass
+class Execution:
+    """What an executor sees of an execution it may not have started itself."""
+
+    kind: str  # running | exited | not_started (created, never ran) | lost (gone without a result)
+    exit_code: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    ident: str | None = None
+    logs: str | None = None  # the full output when the executor keeps it (docker)
 
 
 class Handle(Protocol):
@@ -71,11 +103,13 @@ def run_attempt(handle: Handle, spec: AttemptSpec, on_line: Callable[[str], None
     """Follow a started attempt to its end; the log is written to ``spec.paths.log(attempt)``."""
     log_path = spec.paths.log(spec.attempt)
     done = threading.Event()
+    writes = getattr(handle, "writes_log", True)  # False: the process writes the log file itself
 
     def pump():
         try:
-            with open(log_path, "a", encoding="utf-8") as log:
+            with open(log_path if writes else os.devnull, "w" if getattr(handle, "adopted", False) else "a", encoding="utf-8") as log:
                 for line in handle.lines():
+                    line = log_filter(line)
                     log.write(line + "\n")
                     log.flush()
                     try:
