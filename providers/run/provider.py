@@ -247,6 +247,10 @@ class RunProvider(Lifecycle, Provider):
             env_part = {"process": _interp(env) or "host-python", "environment": (env or {}).get("id"), "env_vars": (env or {}).get("env_vars")}
         if isinstance(r.compute, dict):
             self._check_compute(cfg, r.compute, d)
+        elif r.compute is None and isinstance(cfg.get("gpus"), (int, float)) and cfg.get("gpus"):
+            d.error("No GPUs without a compute",
+                    f"The run asks for gpus = {cfg['gpus']:g}, but it names no compute, and runs without one go to a CPU-only pool. "
+                    "Set compute = compute.NAME.id, a compute whose machine has GPUs.")
         args = cfg.get("arguments")
         r.parts = {
             "snapshot": r.snapshot.hash if r.snapshot is not None else UNKNOWN,
