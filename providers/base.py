@@ -169,6 +169,9 @@ class PlanResponse:
     reason: str | None = None  # human reason, display only
     private: dict | None = None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    #: a replacement must create the new object before deleting the old one (as
+    #: ``lifecycle { create_before_destroy = true }``), e.g. an image runs still use
+    create_before_destroy: bool = False
 
 
 @dataclass

@@ -433,8 +433,12 @@ class RunProvider(Lifecycle, Provider):
         state.update(id=run_id, status="queued", exit_code=None, started_at=None, ended_at=None, duration_seconds=None,
                      attempts=0, metrics={}, log_path=paths.log(1), outputs_path=paths.outputs, container_id=None)
         private = {"inputs": {k: _digest(v) for k, v in r.parts.items()}, "run_dir": paths.root, "mode": "docker" if docker else "process"}
+        env = r.environment if isinstance(r.environment, dict) else {}
         record = {"run_id": run_id, "address": addr, "experiment": cfg.get("experiment"), "mode": private["mode"], "status": "queued",
-                  "created_at": now_iso(), "attempts": []}
+                  "created_at": now_iso(), "attempts": [], "input_hash": state["input_hash"], "snapshot_hash": state["snapshot_hash"],
+                  "arguments": state.get("arguments") or [], "workspace": cfg.get("workspace"), "wait": cfg.get("wait") is not False,
+                  "image": self._image(env) if docker else None, "image_digest": env.get("image_digest") if docker else None,
+                  "gpus": cfg.get("gpus") or 0}
         write_record(paths.record, record)
         on_ray = isinstance(r.compute, dict) and r.compute.get("type") == "ray"
         if on_ray:
