@@ -174,7 +174,8 @@ def _row(rec: dict, inst) -> dict:
             "metric_series": metric_series(rec["run_dir"]), "arguments": rec.get("arguments") or [],
             "image": rec.get("image"), "input_hash": rec.get("input_hash"), "run_dir": rec["run_dir"],
             "log_path": os.path.join(rec["run_dir"], "logs", f"attempt-{rec.get('attempt') or 1}.log"),
-            "outputs_path": os.path.join(rec["run_dir"], "outputs"), "mlflow_run_id": rec.get("mlflow_run_id")}
+            "outputs_path": os.path.join(rec["run_dir"], "outputs"), "mlflow_run_id": rec.get("mlflow_run_id"),
+            "tracking_uri": rec.get("tracking_uri")}
 
 
 @click.command("runs")
@@ -228,3 +229,10 @@ def runs_cmd(experiment, status, address, current_only, json_out):
     console = Console(no_color=plain, highlight=False, width=None if sys.stdout.isatty() else 250, force_terminal=False if plain else None)
     console.print(table)
     click.echo("\n* the execution the state holds now; `trainform logs RUN_ID` shows any execution's log.")
+    uris = list(dict.fromkeys(r["tracking_uri"] for r in rows if r.get("tracking_uri")))
+    if uris:
+        from providers.run.tracking import ui_command
+
+        data_dir = os.path.join(os.getcwd(), ".trainform")
+        for uri in uris:
+            click.echo(f"MLflow runs: {uri}\n  view them: {ui_command(uri, data_dir)}")

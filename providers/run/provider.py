@@ -37,6 +37,7 @@ from providers.base import (
 )
 from providers.run.lifecycle import Lifecycle
 from providers.run.records import ACTIVE, RunPaths, new_run_id, now_iso, write_record
+from providers.run.tracking import TrackingMixin
 
 __all__ = ["RunProvider", "parse_duration"]
 
@@ -91,7 +92,7 @@ class _Inputs:
         self.unknown = False
 
 
-class RunProvider(Lifecycle, Provider):
+class RunProvider(TrackingMixin, Lifecycle, Provider):
     type_name = "run"
 
     _SCHEMA = ResourceSchema(
@@ -492,6 +493,8 @@ class RunProvider(Lifecycle, Provider):
         timeout_s = parse_duration(cfg["timeout"]) if cfg.get("timeout") else None
         if not on_ray:
             self._sweep(executor, addr, os.path.dirname(paths.root), run_id)
+        self._track_start(cfg, r.workspace, state, record, spec, docker or on_ray)  # containers/Ray jobs reach only a server URI
+        private["mlflow_run_id"] = record.get("mlflow_run_id")
         if cfg.get("wait") is False:
             resp = self._run_attempts(executor, spec, state, record, private, paths, timeout_s, 0, d, detached=True, lease=lease)
             if resp.new_state is None or resp.new_state.get("status") != "running":
