@@ -311,3 +311,47 @@ def test_wait_false_succeeds_and_plan_mutates_nothing(tmp_path, mode):
         assert containers() == []
     assert wd.run("output", "-raw", "acc", check=True).out.strip() == "0.875"
     assert wd.plan("-detailed-exitcode").code == 0
+
+
+# ---------------------------------------------------------------- fault injection: killed between naming and starting
+
+def _named_but_not_started(tmp_path, mode):
+    """The state a trainform killed after naming an attempt, before it ran: record "starting"."""
+    from providers.run.records import RunPaths, write_record
+
+    run_id = "exp_1_deadbeef"
+    paths = RunPaths(str(tmp_path / "artifacts"), run_id)
+    paths.create()
+    ident = f"trainform-{run_id}-1" if mode == "docker" else None
+    write_record(paths.record, {"run_id": run_id, "address": "run.train", "mode": mode, "status": "starting", "ident": ident,
+                                "attempt": 1, "attempts": [{"attempt": 1, "ident": ident}], "created_at": "2026-01-01T00:00:00.000000Z"})
+    state = {"id": run_id, "status": "running", "outputs_path": paths.outputs, "log_path": paths.log(1), "started_at": None}
+    private = {"run_dir": paths.root, "mode": mode, "ident": ident, "attempt": 1}
+    return paths, state, private, ident
+
+
+def test_an_execution_created_but_never_started_is_removed_and_run_again(tmp_path, mode):
+    from providers.base import ReadRequest
+    from providers.run.provider import RunProvider
+    from providers.run.records import read_record
+
+    paths, state, private, ident = _named_but_not_started(tmp_path, mode)
+    if mode == "docker":
+        import docker
+
+        client = docker.from_env()
+        client.containers.create("trainform-test/busybox:runs", ["sleep", "60"], name=ident, labels={"trainform.address": "run.train"})
+    p = RunProvider()
+    # plan: reports it as not run (so it is planned again) but removes nothing
+    new = p.read(ReadRequest("run.train", dict(state), dict(private))).new_state
+    assert new["status"] == "cancelled"
+    if mode == "docker":
+        assert client.containers.get(ident).status == "created"
+    # apply/refresh: the same answer, and the never-started container is gone
+    p.ctx.persisting = True
+    new = p.read(ReadRequest("run.train", dict(state), dict(private))).new_state
+    assert new["status"] == "cancelled"
+    assert read_record(paths.record)["status"] == "cancelled"
+    if mode == "docker":
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(ident)
