@@ -26,7 +26,7 @@ import time
 
 from providers.run.execution import AttemptSpec, Execution, split_lines
 
-__all__ = ["ProcessExecutor", "prepare_workdir", "TailHandle"]
+__all__ = ["ProcessExecutor", "TailHandle", "prepare_workdir"]
 
 _WRAPPER = (
     'trap "true" TERM INT; '

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 
 __all__ = ["artifact_root", "executions", "images_in_use", "metric_series"]
@@ -77,7 +78,7 @@ def metric_series(run_dir: str) -> dict[str, list[dict]]:
                 if not (isinstance(rec, dict) and isinstance(rec.get("name"), str) and "value" in rec):
                     continue
                 v = rec["value"]
-                if isinstance(v, float) and v != v:  # NaN is not JSON-portable
+                if isinstance(v, float) and math.isnan(v):  # NaN is not JSON-portable
                     v = None
                 pts = out.setdefault(rec["name"], [])
                 step = rec.get("step")

@@ -22,6 +22,7 @@ Why a run can be trusted when trainform itself is not there to the end:
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -30,7 +31,15 @@ import time
 
 from engine.diagnostics import Diagnostics
 from providers.base import ApplyResponse, ReadRequest, ReadResponse
-from providers.run.records import ACTIVE, TERMINAL, RunPaths, now_iso, parse_iso, read_record, write_record
+from providers.run.records import (
+    ACTIVE,
+    TERMINAL,
+    RunPaths,
+    now_iso,
+    parse_iso,
+    read_record,
+    write_record,
+)
 
 __all__ = ["Lifecycle"]
 
@@ -299,15 +308,13 @@ class Lifecycle:
             paths = RunPaths.from_dir(os.path.dirname(rec_path))
             attempt = int(rec.get("attempt") or 1)
             ident = rec.get("ident")
-            try:
+            with contextlib.suppress(Exception):  # best effort: it is gone already
                 ex = self._inspect(executor, ident, rec.get("run_id"), paths, attempt)
                 if ex.kind == "running":
                     executor.kill_detached(ex.ident or ident)
                     self.ctx.progress(address, f"Stopped orphaned execution {rec.get('run_id')} (no state refers to it)")
                 if executor.mode == "docker" and (ex.ident or ident):
                     executor.remove(ex.ident or ident)
-            except Exception:  # noqa: BLE001 - best effort: it is gone already
-                pass
             rec.update(status="cancelled", ended_at=rec.get("ended_at") or now_iso(), note="orphaned: stopped when a new execution of the run started")
             write_record(rec_path, rec)
 
@@ -323,15 +330,13 @@ class Lifecycle:
         ident = private.get("ident") or record.get("ident") or st.get("container_id")
         attempt = int(private.get("attempt") or record.get("attempt") or 1)
         if st.get("status") in ACTIVE or record.get("status") in ACTIVE:
-            try:
+            with contextlib.suppress(Exception):  # nothing left to stop
                 ex = self._executor("ray" if mode == "ray" else mode == "docker")
                 ins = self._inspect(ex, ident, st.get("id"), paths, attempt)
                 if ins.kind == "running":
                     ex.kill_detached(ins.ident or ident)
                 if mode == "docker" and (ins.ident or ident):
                     ex.remove(ins.ident or ident)
-            except Exception:  # noqa: BLE001 - nothing left to stop
-                pass
             if record:
                 record.update(status="cancelled", ended_at=now_iso())
         if st.get("delete_artifacts_on_destroy"):
@@ -348,10 +353,8 @@ class Lifecycle:
         with self._active_lock:
             active = list(self._active.values())
         for _, handle in active:
-            try:
+            with contextlib.suppress(Exception):
                 handle.kill()
-            except Exception:  # noqa: BLE001
-                pass
 
 
 def _from_record(st: dict, record: dict) -> dict:

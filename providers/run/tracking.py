@@ -29,7 +29,7 @@ import json
 import os
 from urllib.parse import urlparse
 
-__all__ = ["tracking_uri", "available", "params_from_arguments", "start_run", "finish_run", "ui_command", "reachable_from_container"]
+__all__ = ["available", "finish_run", "params_from_arguments", "reachable_from_container", "start_run", "tracking_uri", "ui_command"]
 
 STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "timed_out": "KILLED", "cancelled": "KILLED"}
 
@@ -132,7 +132,7 @@ def _experiment_id(client, name: str, uri: str, data_dir: str) -> str:
         location = local_store(data_dir)[1] + "/" + name.replace("/", "_")
     try:
         return client.create_experiment(name, artifact_location=location)
-    except Exception:  # noqa: BLE001 - created meanwhile by another process
+    except Exception:
         exp = client.get_experiment_by_name(name)
         if exp is None:
             raise

@@ -20,6 +20,7 @@ directory, so each test decides when it finishes; nothing depends on timing.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -31,7 +32,20 @@ import time
 
 import pytest
 
-from tests.integration.test_runs import attrs, busybox, config, make_wd, mode, run_block  # noqa: F401 - fixtures
+from tests.integration import test_runs as _tr
+from tests.integration.test_runs import attrs, config, make_wd, run_block
+
+busybox, mode = _tr.busybox, _tr.mode  # fixtures
+
+def _read(path) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _touch(path) -> None:
+    with open(path, "w"):
+        pass
+
 
 GATED = (
     'd=$(dirname "$TRAINFORM_METRICS_FILE")\n'
@@ -103,7 +117,7 @@ def run_dirs(wd) -> list[str]:
 
 
 def go(run_dir: str) -> None:
-    open(os.path.join(run_dir, "trainform", "go"), "w").close()
+    _touch(os.path.join(run_dir, "trainform", "go"))
 
 
 def containers(address="run.train") -> list:
@@ -113,7 +127,7 @@ def containers(address="run.train") -> list:
 
 
 def execution_running(mode: str, run_dir: str) -> bool:
-    rec = json.load(open(os.path.join(run_dir, "record.json")))
+    rec = json.loads(_read(os.path.join(run_dir, "record.json")))
     if mode == "docker":
         import docker
 
@@ -121,7 +135,7 @@ def execution_running(mode: str, run_dir: str) -> bool:
             return docker.from_env().containers.get(rec["ident"]).status == "running"
         except docker.errors.NotFound:
             return False
-    pid = int(open(os.path.join(run_dir, "trainform", "pid-1")).read())
+    pid = int(_read(os.path.join(run_dir, "trainform", "pid-1")))
     try:
         os.kill(pid, 0)
         return not os.path.exists(os.path.join(run_dir, "trainform", "exit-1"))
@@ -135,7 +149,7 @@ def wait_finished(mode: str, run_dir: str, limit: float = 120) -> None:
         if mode == "process" and os.path.exists(os.path.join(run_dir, "trainform", "exit-1")):
             return
         if mode == "docker":
-            rec = json.load(open(os.path.join(run_dir, "record.json")))
+            rec = json.loads(_read(os.path.join(run_dir, "record.json")))
             import docker
 
             if docker.from_env().containers.get(rec["ident"]).status == "exited":
@@ -147,11 +161,9 @@ def wait_finished(mode: str, run_dir: str, limit: float = 120) -> None:
 @pytest.fixture(autouse=True)
 def _no_leftover_containers():
     yield
-    try:
+    with contextlib.suppress(Exception):  # no Docker Engine: nothing to clean
         for c in containers():
             c.remove(force=True)
-    except Exception:  # noqa: BLE001 - no Docker Engine: nothing to clean
-        pass
 
 
 # ---------------------------------------------------------------- kill -9
@@ -166,14 +178,14 @@ def test_kill9_then_apply_adopts_the_same_execution(tmp_path, mode):
     a = state_attrs(wd)  # the state (its journal) names the execution the killed apply started
     assert a["status"] == "running" and a["id"] == os.path.basename(run_dir)
     assert execution_running(mode, run_dir)
-    record_before = open(os.path.join(run_dir, "record.json")).read()
+    record_before = _read(os.path.join(run_dir, "record.json"))
     # plan: apply would wait for that execution; plan itself changes nothing
     p = wd.plan("-detailed-exitcode")
     assert p.code == 2, p.out + p.err
     assert f"wait for execution {a['id']}, left running by an interrupted apply" in p.out
     assert "must be replaced" not in p.out
     assert execution_running(mode, run_dir)
-    assert open(os.path.join(run_dir, "record.json")).read() == record_before
+    assert _read(os.path.join(run_dir, "record.json")) == record_before
     # apply adopts it and follows it to the end: no second execution
     cli = Cli(wd)
     cli.wait_for("Adopting execution " + a["id"])
@@ -183,9 +195,9 @@ def test_kill9_then_apply_adopts_the_same_execution(tmp_path, mode):
     assert run_dirs(wd) == [run_dir]
     a2 = attrs(wd)
     assert a2["id"] == a["id"] and a2["status"] == "succeeded" and a2["exit_code"] == 0 and a2["metrics"] == {"acc": 0.875}
-    log = open(a2["log_path"]).read().splitlines()
+    log = _read(a2["log_path"]).splitlines()
     assert log.count("started") == 1 and log.count("finished") == 1
-    assert open(os.path.join(a2["outputs_path"], "result.txt")).read() == "done\n"
+    assert _read(os.path.join(a2["outputs_path"], "result.txt")) == "done\n"
     if mode == "docker":
         assert containers() == []  # collected and removed, none left behind
     assert wd.plan("-detailed-exitcode").code == 0
@@ -214,7 +226,7 @@ def test_kill9_then_refresh_collects_the_finished_execution(tmp_path, mode):
     from providers.run.records import parse_iso
 
     assert parse_iso(a["ended_at"]) < refreshed_at - 1  # the execution's own end time, not the refresh's
-    assert "finished" in open(a["log_path"]).read()
+    assert "finished" in _read(a["log_path"])
     assert run_dirs(wd) == [run_dir]
     if mode == "docker":
         assert containers() == []
@@ -236,7 +248,7 @@ def test_kill9_then_changed_inputs_stop_the_old_execution(tmp_path, mode):
     r = wd.apply()
     assert "second version" in r.out
     assert not execution_running(mode, old_dir)  # stopped, not orphaned
-    assert json.load(open(os.path.join(old_dir, "record.json")))["status"] == "cancelled"
+    assert json.loads(_read(os.path.join(old_dir, "record.json")))["status"] == "cancelled"
     assert attrs(wd)["status"] == "succeeded" and attrs(wd)["id"] != os.path.basename(old_dir)
     if mode == "docker":
         assert containers() == []
@@ -290,10 +302,10 @@ def test_wait_false_succeeds_and_plan_mutates_nothing(tmp_path, mode):
     go(run_dir)
     wait_finished(mode, run_dir)
     time.sleep(1.5)
-    record_before = open(os.path.join(run_dir, "record.json")).read()
+    record_before = _read(os.path.join(run_dir, "record.json"))
     for _ in range(3):  # plans see the finished run but change nothing
         wd.plan()
-        assert open(os.path.join(run_dir, "record.json")).read() == record_before
+        assert _read(os.path.join(run_dir, "record.json")) == record_before
         assert attrs(wd)["status"] == "running"
         if mode == "docker":
             assert len(containers()) == 1
@@ -305,8 +317,8 @@ def test_wait_false_succeeds_and_plan_mutates_nothing(tmp_path, mode):
 
     assert parse_iso(a["ended_at"]) < refreshed_at - 1
     assert a["duration_seconds"] < refreshed_at - parse_iso(a["started_at"]) - 1
-    assert open(os.path.join(a["outputs_path"], "result.txt")).read() == "done\n"
-    assert "finished" in open(a["log_path"]).read()
+    assert _read(os.path.join(a["outputs_path"], "result.txt")) == "done\n"
+    assert "finished" in _read(a["log_path"])
     if mode == "docker":
         assert containers() == []
     assert wd.run("output", "-raw", "acc", check=True).out.strip() == "0.875"

@@ -13,7 +13,20 @@ from __future__ import annotations
 import json
 import os
 
-from tests.integration.test_runs import attrs, busybox, config, make_wd, mode, run_block  # noqa: F401 - fixtures
+from tests.integration import test_runs as _tr
+from tests.integration.test_runs import attrs, config, make_wd, run_block
+
+busybox, mode = _tr.busybox, _tr.mode  # fixtures
+
+def _read(path) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _touch(path) -> None:
+    with open(path, "w"):
+        pass
+
 
 SERIES = """\
 echo "run $1"
@@ -48,7 +61,7 @@ def test_every_execution_is_a_row_with_its_metric_series(tmp_path, mode):
     series = rows[1]["metric_series"]["acc"]
     assert [(p["step"], p["value"]) for p in series] == [(1, 0.12), (2, 0.22), (3, 0.32), (4, 0.42), (5, 0.52)]
     assert rows[1]["metrics"] == {"acc": 0.52}
-    assert "run 1" in open(rows[2]["log_path"]).read()
+    assert "run 1" in _read(rows[2]["log_path"])
 
     # filters
     assert [r["id"] for r in json.loads(wd.run("runs", "-json", "-status", "succeeded", check=True).out)] == [second, first]
@@ -71,7 +84,7 @@ def test_amlignore_is_honoured_like_trainformignore(tmp_path):
     wd = make_wd(tmp_path, {"main.hcl": config("process", run_block()), "src/run.sh": "ls -R . | sort > outputs/files.txt\n",
                             "src/data/big.bin": "data", "src/keep.txt": "k", "src/.amlignore": "data/\n"})
     wd.apply()
-    listed = open(os.path.join(attrs(wd)["outputs_path"], "files.txt")).read()
+    listed = _read(os.path.join(attrs(wd)["outputs_path"], "files.txt"))
     assert "keep.txt" in listed and "big.bin" not in listed
     wd.write("src/data/big.bin", "changed data")
     assert wd.plan("-detailed-exitcode").code == 0  # an ignored file changes nothing

@@ -22,10 +22,23 @@ import urllib.request
 import pytest
 
 from engine.testing.harness import Workdir
-from tests.integration.test_runs import busybox, config, make_wd, run_block  # noqa: F401 - fixtures
+from tests.integration import test_runs as _tr
+from tests.integration.test_runs import config, make_wd, run_block
+
+busybox = _tr.busybox  # fixture
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed (pip install 'trainform[mlflow]'; CI installs it)")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+def _read(path) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _touch(path) -> None:
+    with open(path, "w"):
+        pass
+
 
 TRAIN_PY = textwrap.dedent("""\
     import json, os, sys
@@ -85,7 +98,7 @@ def test_sqlite_store_gets_every_execution_with_status_metrics_params_tags_artif
     assert _artifacts(c, r.info.run_id) == ["logs", "outputs"]
     assert _artifacts(c, r.info.run_id, "logs") == ["logs/attempt-1.log"]
     assert _artifacts(c, r.info.run_id, "outputs") == ["outputs/model.txt"]
-    log = open(c.download_artifacts(r.info.run_id, "logs/attempt-1.log", str(tmp_path))).read()
+    log = _read(c.download_artifacts(r.info.run_id, "logs/attempt-1.log", str(tmp_path)))
     assert "args ['--lr', '0.1', '--epochs', '3', '--fast']" in log
     # a failing execution is a second MLflow run, FAILED; a timed-out one is KILLED
     wd.write("main.hcl", _hcl(exit_code=4))
@@ -165,7 +178,7 @@ def _bridge_ip() -> str:
 @pytest.fixture
 def mlflow_server(tmp_path):
     port = _free_port()
-    log = open(tmp_path / "server.log", "w")
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - the server writes it until the end of the test
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
                              "--artifacts-destination", str(tmp_path / "server-artifacts"), "--host", "0.0.0.0", "--port", str(port),
                              "--workers", "1", "--allowed-hosts", "*"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -178,7 +191,7 @@ def mlflow_server(tmp_path):
             except OSError:
                 pass
             if proc.poll() is not None or time.time() > end:
-                pytest.fail("mlflow server did not start:\n" + open(tmp_path / "server.log").read())
+                pytest.fail("mlflow server did not start:\n" + _read(tmp_path / "server.log"))
             time.sleep(0.5)
         yield port
     finally:
@@ -187,6 +200,7 @@ def mlflow_server(tmp_path):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
 
 
 def test_mlflow_server_and_a_container_run(tmp_path, busybox, mlflow_server):
@@ -203,7 +217,7 @@ def test_mlflow_server_and_a_container_run(tmp_path, busybox, mlflow_server):
     assert r.data.params == {"arg_0": "a", "arg_1": "1"}
     assert [(m.step, m.value) for m in c.get_metric_history(r.info.run_id, "loss")] == [(1, 0.5), (2, 0.25)]
     assert _artifacts(c, r.info.run_id, "outputs") == ["outputs/env.txt"]
-    env = open(c.download_artifacts(r.info.run_id, "outputs/env.txt", str(tmp_path))).read().splitlines()
+    env = _read(c.download_artifacts(r.info.run_id, "outputs/env.txt", str(tmp_path))).splitlines()
     # the server is reachable from the container: the run can log into the same MLflow run
     assert f"MLFLOW_RUN_ID={r.info.run_id}" in env and f"MLFLOW_TRACKING_URI={uri}" in env
-    assert "trained" in open(c.download_artifacts(r.info.run_id, "logs/attempt-1.log", str(tmp_path))).read()
+    assert "trained" in _read(c.download_artifacts(r.info.run_id, "logs/attempt-1.log", str(tmp_path)))

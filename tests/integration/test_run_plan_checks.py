@@ -14,6 +14,17 @@ import pytest
 
 from engine.testing.harness import Workdir
 
+
+def _read(path) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _touch(path) -> None:
+    with open(path, "w"):
+        pass
+
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
@@ -145,6 +156,6 @@ run "train" {
 """, smi=str(smi))
     r = wd.plan()
     assert r.code == 0, r.err
-    wd.write("main.hcl", open(os.path.join(wd.path, "main.hcl")).read().replace("gpus             = 1", "gpus             = 2"))
+    wd.write("main.hcl", _read(os.path.join(wd.path, "main.hcl")).replace("gpus             = 1", "gpus             = 2"))
     r = wd.plan()
     assert r.code == 1 and "gpus = 2" in r.err and "1 GPU(s)" in r.err
