@@ -133,7 +133,7 @@ class Applier:
         if not res.failed and not res.not_started and not res.skipped:
             self._outputs()
         elif res.failed or res.skipped or self.result.interrupted:
-            self._outputs(partial=True)
+            self._outputs(partial=True, done=res.done)
         return self.result
 
     def _finish_values(self, g, res) -> None:
@@ -372,10 +372,11 @@ class Applier:
         s.events.resource_done(c.address, "destroy", time.monotonic() - t0, None)
         return True
 
-    def _outputs(self, partial: bool = False) -> None:
+    def _outputs(self, partial: bool = False, done=()) -> None:
         """Record the root outputs.  ``partial`` (an apply that failed or was interrupted):
-        outputs that depend on a resource that did not finish are dropped instead of keeping
-        a value computed from an object that is no longer current (e.g. a replaced run)."""
+        outputs evaluated from finished work are recorded; those that depend on a resource
+        that did not finish are dropped instead of keeping a value computed from an object
+        that is no longer current (e.g. a run replaced by an execution that failed)."""
         from engine.state import secrets
         from engine.values import to_plain
 
@@ -385,16 +386,17 @@ class Applier:
             unfinished = set(self.result.failed) | set(self.result.skipped) | {
                 c.address for c in self.plan.resource_changes
                 if c.action != Action.NOOP and c.address not in self.state.resources}
-            if not unfinished:
-                return
             outs = dict(self.state.outputs)
-            changed = False
             for name in self.s.config.module.outputs:
                 deps = {node_label(a) for a in self.s.graph.ancestors((OUTPUT, (), name)) if a[0] == RES}
-                if name in outs and any(_refers(dep, a) for dep in deps for a in unfinished):
-                    outs.pop(name)
-                    changed = True
-            if changed:
+                value = self.s.root_outputs.get(name)
+                if any(_refers(dep, a) for dep in deps for a in unfinished):
+                    outs.pop(name, None)
+                elif (OUTPUT, (), name) in done and name in self.s.root_outputs and not contains_unknown(value):
+                    sens = isinstance(value, Sensitive) or self.s.config.module.outputs[name].sensitive
+                    plain = to_plain(split_marks(unmark(value)))
+                    outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
+            if outs != self.state.outputs:
                 self.state.outputs = outs
                 self.journal.record_outputs(outs)
             return

@@ -10,13 +10,18 @@ workspace stat cache) and compares:
 * other inputs -> replace, with the reason ("train.py changed", "arguments
   changed", "environment image changed") from per-input digests kept in the
   private state and the snapshot manifests kept in the workspace;
-* the last run failed / timed out / was cancelled -> replace.
+* the last run failed / timed out / was cancelled -> replace;
+* the last execution still runs, left by an interrupted apply (``wait = true``)
+  -> update: apply follows that execution to its end, starting nothing.
 
 Apply materialises the snapshot, waits for a slot in the compute pool, runs
 attempts (``max_retries``) with a timeout, streams the output with
 ``ctx.log`` and records everything under ``<artifact_root>/runs/<id>/``.
 A run that did not succeed is returned with an error, so the engine records
-it tainted and the next apply runs it again.
+it tainted and the next apply runs it again.  ``lifecycle`` holds what
+happens to a started execution (named before it starts, adopted or
+collected when trainform was killed, stopped when orphaned); ``tracking``
+mirrors each execution into MLflow; ``history`` reads every execution back.
 """
 
 from __future__ import annotations

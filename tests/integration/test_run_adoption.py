@@ -277,7 +277,7 @@ def test_one_signal_lets_the_run_finish_and_records_everything(tmp_path, mode, s
 
 
 def test_one_ctrl_c_with_work_left_says_interrupted(tmp_path):
-    runs = run_block("train") + run_block("later", extra="  depends_on = [run.train]\n")
+    runs = run_block("train") + run_block("later", extra="  depends_on = [run.train]\n") + OUTPUT
     wd = make_wd(tmp_path, {"main.hcl": config("process", runs), "src/run.sh": GATED})
     cli = Cli(wd)
     cli.wait_for("run.train: started")
@@ -287,6 +287,7 @@ def test_one_ctrl_c_with_work_left_says_interrupted(tmp_path):
     code = cli.wait()
     assert code == 1 and "Interrupted" in cli.text, cli.text
     assert attrs(wd)["status"] == "succeeded"
+    assert wd.state()["outputs"]["acc"]["value"] == 0.875  # the finished run's output is recorded
     assert wd.resource("run.later") is None
     p = wd.plan()
     assert "run.later will be created" in p.out and "run.train" not in p.out.split("Plan:")[0].replace("run.train]", "")
