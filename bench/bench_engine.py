@@ -1,10 +1,10 @@
 """Plan/apply benchmark: trainform `value` vs Terraform `terraform_data`.
 
 Same graph in both tools: N resources in chains of 10, local state.
-Prints wall times and ratios (trainform / terraform) for a fresh plan, the
-apply, and a no-op plan; then N=10,000 for trainform's growth.  Also the
-validate benchmark of issue 2 (validate of N blocks, cold and warm parse
-cache).  Not a test: run it by hand, `python bench/bench_engine.py [N ...]`.
+Prints wall times (best of REPS runs, default 3, each in a fresh directory)
+and ratios (trainform / terraform) for validate, a fresh plan, the apply and a
+no-op plan; then N=10,000 for trainform's growth.  Not a test: run it by hand,
+`python bench/bench_engine.py [N ...]` (BENCH_REPS=1 for a quick look).
 """
 
 from __future__ import annotations
@@ -47,7 +47,16 @@ def trainform(*args):
     return [sys.executable, "-m", "engine.cli.main", *args]
 
 
-def bench_n(n: int, with_tf: bool) -> dict:
+def bench_n(n: int, with_tf: bool, reps: int) -> dict:
+    """Best (smallest) time of each measurement over ``reps`` fresh directories."""
+    best: dict = {}
+    for _ in range(reps):
+        for k, v in bench_once(n, with_tf).items():
+            best[k] = min(v, best.get(k, v))
+    return best
+
+
+def bench_once(n: int, with_tf: bool) -> dict:
     res = {}
     with tempfile.TemporaryDirectory() as d:
         tfd = os.path.join(d, "tf")
@@ -79,23 +88,24 @@ def main(argv):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     subprocess.run([sys.executable, "-m", "compileall", "-q", "engine", "providers"], cwd=root, capture_output=True)
     sizes = [int(a) for a in argv] or [1000, 10000]
+    reps = int(os.environ.get("BENCH_REPS", "3"))
     results = {}
     for n in sizes:
         with_tf = n <= 1000 or os.environ.get("BENCH_TF_LARGE")
-        print(f"== N = {n} ==", flush=True)
-        r = bench_n(n, bool(with_tf))
+        print(f"== N = {n} (best of {reps}; load average {os.getloadavg()[0]:.1f}) ==", flush=True)
+        r = bench_n(n, bool(with_tf), reps)
         results[n] = r
         for k, v in r.items():
             print(f"  {k:18s} {v:8.2f} s")
         if "tf_plan" in r:
-            print(f"  ratio validate (warm) {r['tr_validate_warm'] / r['tf_validate']:.2f}x  (cold {r['tr_validate_cold'] / r['tf_validate']:.2f}x; target <= 0.5x)")
-            print(f"  ratio plan            {r['tr_plan'] / r['tf_plan']:.2f}x  (target <= 0.5x)")
+            print(f"  ratio validate (warm) {r['tr_validate_warm'] / r['tf_validate']:.2f}x  (cold {r['tr_validate_cold'] / r['tf_validate']:.2f}x; target <= 0.6x)")
+            print(f"  ratio plan            {r['tr_plan'] / r['tf_plan']:.2f}x  (target <= 0.4x)")
             print(f"  ratio apply           {r['tr_apply'] / r['tf_apply']:.2f}x  (target <= 0.1x)")
-            print(f"  ratio no-op plan      {r['tr_noop'] / r['tf_noop']:.2f}x  (target <= 0.5x)")
+            print(f"  ratio no-op plan      {r['tr_noop'] / r['tf_noop']:.2f}x  (target <= 0.4x)")
     if 1000 in results and 10000 in results:
         a, b = results[1000], results[10000]
         for k in ("tr_validate_warm", "tr_plan", "tr_apply", "tr_noop"):
-            print(f"  growth 1k->10k {k:18s} {b[k] / a[k]:.1f}x  (target <= 12x)")
+            print(f"  growth 1k->10k {k:18s} {b[k] / a[k]:.1f}x  (target <= 10x)")
 
 
 if __name__ == "__main__":

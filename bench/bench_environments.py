@@ -86,7 +86,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from engine.values import Unknown
-    from providers.base import ApplyRequest, PlanRequest, ProviderContext, ReadRequest
+    from engine.providers import ApplyRequest, PlanRequest, ProviderContext, ReadRequest
     from providers.builtin.workspace import WorkspaceProvider
     from providers.docker.environment import EnvironmentProvider
     from tests.fixtures import base_images, docker_env

@@ -1,11 +1,12 @@
 """Execute a plan: walk the apply graph, call providers, persist each finished change.
 
-The apply graph has one node per resource *instance* (create/update/no-op),
-one per deletion, and the static variable/local/output nodes.  Each node
-re-evaluates its configuration with the now-known values of its
-dependencies, asks the provider for the final plan, checks it against the
-saved plan, applies it and appends the result to the state journal before
-its dependents start -- so a killed process never loses a finished change.
+The apply graph (engine.graph.builders.ApplyGraphBuilder) has one node per
+resource *instance* change, one per deletion, an expand node per block and the
+variable/local/output nodes.  Each instance node re-evaluates its configuration
+with the now-known values of its dependencies, asks the provider for the final
+plan, checks it against the planned change, applies it and appends the result to
+the state journal before its dependents start -- so a killed process never loses
+a finished change.
 """
 
 from __future__ import annotations
@@ -14,13 +15,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.core import Session, _module_of, _plain, _unknown_paths
+from engine.addrs import deposed, module_string, parse_module
 from engine.diagnostics import Diagnostics
-from engine.evaluate import LOCAL, OUTPUT, RES, VAR, mark_paths, node_label, split_marks
+from engine.evaluate import mark_paths, split_marks
+from engine.graph.nodes import OUTPUT, RES, label_of
+from engine.plan.diff import (
+    first_inconsistency,
+    known_after,
+    plain,
+    propagate_sensitive,
+    strip_unknown,
+)
 from engine.plan.model import Action, Plan, ResourceChange
-from engine.values import Sensitive, Unknown, contains_unknown, unmark
-
-INST, DEL, BLK = "inst", "del", "blk"
+from engine.session import Session
+from engine.values import Sensitive, contains_unknown, unmark
 
 
 @dataclass
@@ -34,101 +42,41 @@ class ApplyResult:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
-def _label(n) -> str:
-    if n[0] in (INST, DEL):
-        return n[1] + (" (destroy)" if n[0] == DEL else "")
-    if n[0] == BLK:
-        return "".join(f"module.{p}." for p in n[1]) + n[2] + " (expand)"
-    return node_label(n)
-
-
 class Applier:
     def __init__(self, session: Session, plan: Plan, journal, new_state) -> None:
-        self.s = session
+        self.session = self.s = session
         self.plan = plan
         self.journal = journal
         self.state = new_state  # a copy of the prior state, updated as changes finish
         self.result = ApplyResult()
         self.changes = {c.address: c for c in plan.resource_changes}
         self.inst_values: dict[str, Any] = {}
+        self._addr_index: dict | None = None
         self._in_apply: dict[str, tuple] = {}  # address -> (change, block, sensitive paths) while applying
 
-    # ------------------------------------------------------------ graph
     def build(self):
-        from engine.graph import Graph
+        """The apply graph of this plan (and its diagnostics: a cycle)."""
+        from engine.graph.builders import ApplyGraphBuilder
 
-        s = self.s
-        g = Graph()
-        by_block: dict[tuple, list[ResourceChange]] = {}
-        for c in self.plan.resource_changes:
-            by_block.setdefault((tuple(_path(c.module)), f"{c.type}.{c.name}"), []).append(c)
-        for node in s.graph.nodes:
-            if node[0] == RES:
-                g.add_node((BLK, node[1], node[2]))
-            else:
-                g.add_node(node)
-        for u, v in s.graph.edges:
-            g.add_edge((BLK, u[1], u[2]) if u[0] == RES else u, (BLK, v[1], v[2]) if v[0] == RES else v)
-        for (path, key), changes in by_block.items():
-            blk = (BLK, path, key)
-            in_config = blk in g
-            preds = list(g.predecessors(blk)) if in_config else []
-            for c in changes:
-                if c.action != Action.DELETE:
-                    n = (INST, c.address)
-                    g.add_node(n)
-                    for p in preds:
-                        g.add_edge(p, n)
-                    g.add_edge(n, blk)
-                if c.action in (Action.DELETE, Action.REPLACE_DELETE_FIRST, Action.REPLACE_CREATE_FIRST):
-                    dn = (DEL, c.address)
-                    g.add_node(dn)
-                    if c.action == Action.REPLACE_DELETE_FIRST:
-                        g.add_edge(dn, (INST, c.address))
-                    elif c.action == Action.REPLACE_CREATE_FIRST:
-                        g.add_edge((INST, c.address), dn)
-                        if in_config:
-                            for succ in g.successors(blk):
-                                if succ[0] == BLK:
-                                    g.add_edge(succ, dn)
-        # deletions: dependents go first
-        deleting = {c.address: c for c in self.plan.resource_changes if c.action in (Action.DELETE, Action.REPLACE_DELETE_FIRST, Action.REPLACE_CREATE_FIRST)}
-        block_of = {}
-        for a, c in deleting.items():
-            block_of.setdefault(((c.module + ".") if c.module else "") + f"{c.type}.{c.name}", []).append(a)
-        for a, c in deleting.items():
-            for dep in c.dependencies:
-                for target in block_of.get(dep, []) + ([dep] if dep in deleting and dep not in block_of.get(dep, []) else []):
-                    if target != a and not (self.changes[target].action == Action.REPLACE_CREATE_FIRST):
-                        if not g.has_path((DEL, target), (DEL, a)):
-                            g.add_edge((DEL, a), (DEL, target))
-        return g
+        return ApplyGraphBuilder(self.plan, self.s.graph).build()
 
     # ------------------------------------------------------------ walk
     def run(self) -> ApplyResult:
-        from engine.graph import walk, find_cycle
+        from engine.graph import walk
 
-        g = self.build()
-        cycle = find_cycle(g)
-        if cycle:
-            self.result.diagnostics.error("Cycle in apply graph: " + ", ".join(_label(n) for n in cycle), "The planned changes cannot be ordered (often create_before_destroy combined with a dependency that is destroyed first).")
+        built = self.build()
+        if built.diags.has_errors:
+            self.result.diagnostics.extend(built.diags)
             return self.result
-        self.graph = g
+        g = self.graph = built.graph
         self.s.provider_ctx.checkpoint = self.checkpoint
-
-        def light(n):
-            if n[0] in (VAR, LOCAL, OUTPUT, BLK):
-                return True
-            c = self.changes[n[1]]
-            return c.action == Action.NOOP or self.s.provider(c.type).inline
-
-        res = walk(g, self.node, self.s.options.parallelism, sort_key=_label, stop=self.s.stop, is_light=light)
-        for n in res.skipped:
-            if n[0] in (INST, DEL):
-                self.result.skipped.append(n[1])
+        res = walk(g, lambda n: n.apply(self), self.s.options.parallelism, sort_key=label_of, stop=self.s.stop,
+                   is_light=lambda n: n.is_light(self))
+        changes = [n for n in res.skipped if n.kind in ("inst", "del")]
+        self.result.skipped.extend(n[1] for n in changes)
         if res.not_started and not res.failed:
             self._finish_values(g, res)
-        if res.not_started and any(n[0] in (INST, DEL) for n in res.not_started):
+        if any(n.kind in ("inst", "del") for n in res.not_started):
             self.result.interrupted = True
         if not res.failed and not res.not_started and not res.skipped:
             self._outputs()
@@ -141,13 +89,13 @@ class Applier:
         were running finished.  Evaluate the values (variables, locals, outputs, block
         gathers) whose dependencies all finished, so their results are recorded too."""
         for n in _topo(g):
-            if n not in res.not_started or n[0] == DEL:
+            if n not in res.not_started or n.kind == "del":
                 continue
-            if n[0] == INST and self.changes[n[1]].action != Action.NOOP:
+            if n.kind == "inst" and self.changes[n[1]].action != Action.NOOP:
                 continue
             if all(p in res.done for p in g.predecessors(n)):
                 try:
-                    ok = self.node(n)
+                    ok = n.apply(self)
                 except Exception:  # noqa: BLE001 - leave it not started
                     ok = False
                 if ok:
@@ -160,31 +108,19 @@ class Applier:
         if entry is None or not isinstance(new, dict):
             return
         c, res, sens = entry
-        self._record(c, res, _strip_unknown(new), list(sens), private, tainted=False)
+        self._record(c, res, strip_unknown(new), list(sens), private, tainted=False)
 
-    def node(self, n) -> bool:
-        kind = n[0]
-        s = self.s
-        if kind == VAR:
-            return s.eval_var(n)
-        if kind == LOCAL:
-            return s.eval_local(n)
-        if kind == OUTPUT:
-            return s.eval_output(n)
-        if kind == BLK:
-            return self._gather(n)
-        if kind == DEL:
-            return self._delete(self.changes[n[1]])
-        return self._apply_instance(self.changes[n[1]])
+    def change_is_light(self, address: str) -> bool:
+        c = self.changes[address]
+        return c.action == Action.NOOP or self.s.provider(c.type).inline
 
-    def _gather(self, n) -> bool:
+    def gather(self, n) -> bool:
         """All instances of a block are done: expose them as TYPE.NAME to expressions."""
         _, path, key = n
         scope = self.s.scopes[path]
         res = scope.module.resources[key]
-        prefix = "".join(f"module.{p}." for p in path)
         items = []
-        module = _module_of(path)
+        module = module_string(path)
         for a in self._addresses_of(module, key):
             inst = self.state.resources.get(a)
             if inst is None or inst.status == "deposed":
@@ -193,12 +129,12 @@ class Applier:
             if v is None:
                 v = mark_paths(inst.attributes, inst.sensitive_paths)
             items.append((inst.index_key, v))
-        self.s._set_values(scope, res, items)
+        self.s.set_resource_values(scope, res, items)
         return True
 
     def _addresses_of(self, module: str, key: str) -> list[str]:
         """Addresses that may hold instances of one block: prior state plus planned changes."""
-        idx = getattr(self, "_addr_index", None)
+        idx = self._addr_index
         if idx is None:
             idx = self._addr_index = {}
             for a, inst in self.state.resources.items():
@@ -211,10 +147,9 @@ class Applier:
         if res.count is not None:
             return {"count": {"index": c.index_key}}
         if res.for_each is not None:
-            scope_vals = None
             from engine.config.expr import evaluate
 
-            value, d = evaluate(res.for_each, self.s.scopes[tuple(_path(c.module))].ctx())
+            value, _ = evaluate(res.for_each, self.s.scopes[parse_module(c.module)].ctx())
             value = unmark(value)
             if isinstance(value, dict):
                 v = value.get(c.index_key)
@@ -223,12 +158,11 @@ class Applier:
             return {"each": {"key": c.index_key, "value": v}}
         return {}
 
-    def _apply_instance(self, c: ResourceChange) -> bool:
-        from providers.base import ApplyRequest, PlanRequest, CREATE, UPDATE
+    def apply_instance(self, c: ResourceChange) -> bool:
+        from engine.providers import CREATE, UPDATE, ApplyRequest, PlanRequest
 
         s = self.s
-        path = tuple(_path(c.module))
-        scope = s.scopes[path]
+        scope = s.scopes[parse_module(c.module)]
         res = scope.module.resources[f"{c.type}.{c.name}"]
         prior = self.state.resources.get(c.address)
         if c.action == Action.NOOP:
@@ -238,7 +172,7 @@ class Applier:
             return True
         d = Diagnostics()
         binding = self._ctx_binding(res, c)
-        provider, schema, config, sens = s.eval_instance_config(scope, res, c.address, binding, d)
+        provider, schema, config, sens = s.instance_config(scope, res, c.address, binding, d)
         if d.has_errors:
             self.result.diagnostics.extend(d)
             self.result.failed.append(c.address)
@@ -246,7 +180,7 @@ class Applier:
         replace = c.action.is_replace
         prior_attrs = None if (replace or prior is None) else prior.attributes
         if prior is not None and not replace:
-            config = s._apply_ignore_changes(res, config, prior_attrs)
+            config = s.ignore_changes(res, config, prior_attrs)
         action_word = "create" if (prior_attrs is None) else "update"
         if c.action == Action.REPLACE_CREATE_FIRST and prior is not None:
             self._depose(c, prior)
@@ -254,28 +188,28 @@ class Applier:
         t0 = time.monotonic()
         self._in_apply[c.address] = (c, res, sens)
         try:
-            presp = provider.plan(PlanRequest(address=c.address, prior_state=prior_attrs, config=config, prior_private=None if prior is None or replace else prior.private))
-            d.extend(presp.diagnostics)
+            presp = provider.plan(PlanRequest(address=c.address, prior_state=prior_attrs, config=config, prior_private=None if prior is None or replace else prior.private, sensitive_paths=list(sens)))
+            d.extend(s.provider_diagnostics(presp.diagnostics, c.address, res, config, sens))
             if presp.diagnostics.has_errors or presp.planned_state is None:
                 return self._fail(c, d, t0, action_word)
             planned = presp.planned_state
-            bad = _inconsistent(_plain_known(c.after, c.after_unknown), planned)
+            bad = first_inconsistency(known_after(c.after, c.after_unknown), planned)
             if bad:
                 d.error("Provider produced inconsistent final plan", f"When expanding the plan for {c.address} to include new values learned so far during apply, the {c.type} provider produced an invalid new value for .{bad}: it was planned as one value and is now another. This is a bug in the provider.", address=c.address)
                 return self._fail(c, d, t0, action_word)
-            resp = provider.apply(ApplyRequest(address=c.address, action=CREATE if prior_attrs is None else UPDATE, prior_state=prior_attrs, planned_state=planned, config=config, private=presp.private))
+            resp = provider.apply(ApplyRequest(address=c.address, action=CREATE if prior_attrs is None else UPDATE, prior_state=prior_attrs, planned_state=planned, config=config, private=presp.private, sensitive_paths=list(sens)))
         except Exception as e:
             d.error("Provider crashed", f"The {c.type} provider failed while applying {c.address}: {type(e).__name__}: {e}. This is a bug in the provider.", address=c.address)
             return self._fail(c, d, t0, action_word)
-        d.extend(resp.diagnostics)
+        d.extend(s.provider_diagnostics(resp.diagnostics, c.address, res, config, sens))
         new = resp.new_state
         if new is not None and not resp.diagnostics.has_errors:
-            bad = _inconsistent(planned, new)
+            bad = first_inconsistency(planned, new)
             if bad:
                 d.error("Provider produced inconsistent result after apply", f"When applying changes to {c.address}, the {c.type} provider produced an unexpected new value: .{bad} was planned as one value and is now another. This is a bug in the provider; the object was recorded as tainted.", address=c.address)
             if contains_unknown(new):
                 d.error("Provider returned unknown values after apply", f"The {c.type} provider left values unknown after applying {c.address}. This is a bug in the provider.", address=c.address)
-                new = _strip_unknown(new)
+                new = strip_unknown(new)
         if new is None or d.has_errors:
             if new is not None:  # came into being anyway: remember it, tainted
                 self._record(c, res, new, sens, resp.private, tainted=True)
@@ -283,8 +217,6 @@ class Applier:
         for p in schema.block.sensitive_paths(new):
             if list(p) not in sens:
                 sens.append(list(p))
-        from engine.core import propagate_sensitive
-
         propagate_sensitive(config, new, sens)
         self._record(c, res, new, sens, resp.private, tainted=False)
         self.inst_values[c.address] = mark_paths(new, sens)
@@ -310,7 +242,10 @@ class Applier:
         from engine.state import secrets
         from engine.state.model import ResourceInstance
 
-        attrs = secrets.redact(_plain(new), [tuple(p) for p in sens])
+        # one salt per instance: equal secrets in one object (an input echoed as an output)
+        # get equal digests, so a plan verifies each with one slow KDF run, not one per path
+        salt = secrets.new_salt()
+        attrs = secrets.redact(plain(new), [tuple(p) for p in sens], salt_for=lambda _path: salt)
         inst = ResourceInstance(
             address=c.address, type=c.type, name=c.name, module=c.module, index_key=c.index_key,
             attributes=attrs, sensitive_paths=[list(p) for p in sens], private=private,
@@ -327,13 +262,13 @@ class Applier:
         import copy
 
         old = copy.deepcopy(prior)
-        old.address = deposed_address(c.address)
+        old.address = deposed(c.address)
         old.status = "deposed"
         self.journal.record_instance(old)
         self.state.resources[old.address] = old
 
-    def _delete(self, c: ResourceChange) -> bool:
-        from providers.base import ApplyRequest, DELETE
+    def delete(self, c: ResourceChange) -> bool:
+        from engine.providers import DELETE, ApplyRequest
 
         s = self.s
         prior = self.state.resources.get(c.address) if c.action == Action.DELETE else None
@@ -361,7 +296,7 @@ class Applier:
             self.journal.record_removal(c.address)
             self.state.resources.pop(c.address, None)
         elif c.action == Action.REPLACE_CREATE_FIRST:
-            d_addr = deposed_address(c.address)
+            d_addr = deposed(c.address)
             if d_addr in self.state.resources:
                 self.journal.record_removal(d_addr)
                 self.state.resources.pop(d_addr, None)
@@ -388,7 +323,7 @@ class Applier:
                 if c.action != Action.NOOP and c.address not in self.state.resources}
             outs = dict(self.state.outputs)
             for name in self.s.config.module.outputs:
-                deps = {node_label(a) for a in self.s.graph.ancestors((OUTPUT, (), name)) if a[0] == RES}
+                deps = {label_of(a) for a in self.s.graph.ancestors((OUTPUT, (), name)) if a[0] == RES}
                 value = self.s.root_outputs.get(name)
                 if any(_refers(dep, a) for dep in deps for a in unfinished):
                     outs.pop(name, None)
@@ -431,56 +366,3 @@ def _topo(g) -> list:
             if indeg[m] == 0:
                 ready.append(m)
     return order
-
-
-def deposed_address(address: str) -> str:
-    return f"{address} (deposed)"
-
-
-def _path(module: str) -> list:
-    if not module:
-        return []
-    parts = module.split(".")
-    return [parts[i + 1] for i in range(0, len(parts), 2)]
-
-
-def _plain_known(after, unknown_paths):
-    from engine.values import UNKNOWN, set_path
-
-    v = after
-    for p in unknown_paths:
-        v = set_path(v, tuple(p), UNKNOWN) if p else UNKNOWN
-    return v
-
-
-def _inconsistent(planned, new, path="") -> str | None:
-    """The first path where a known planned value differs from ``new``."""
-    from engine.values import to_plain
-
-    if isinstance(planned, Unknown):
-        return None
-    if isinstance(planned, dict) and isinstance(new, dict):
-        for k, v in planned.items():
-            r = _inconsistent(v, new.get(k), f"{path}.{k}" if path else str(k))
-            if r:
-                return r
-        return None
-    if isinstance(planned, list) and isinstance(new, list) and len(planned) == len(new):
-        for i, (a, b) in enumerate(zip(planned, new)):
-            r = _inconsistent(a, b, f"{path}[{i}]")
-            if r:
-                return r
-        return None
-    if to_plain(planned) != to_plain(new):
-        return path or "(root)"
-    return None
-
-
-def _strip_unknown(v):
-    if isinstance(v, Unknown):
-        return None
-    if isinstance(v, dict):
-        return {k: _strip_unknown(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_strip_unknown(x) for x in v]
-    return v

@@ -55,6 +55,9 @@ class Diagnostic:
     detail: str = ""
     range: Range | None = None
     address: str | None = None
+    #: set by a provider: the attribute (path in the resource's configuration) the
+    #: diagnostic is about; the engine turns it into ``range``
+    attribute_path: tuple | None = None
 
     def to_json(self) -> dict:
         d = {"severity": self.severity, "summary": self.summary, "detail": self.detail}

@@ -18,27 +18,12 @@ from engine.config.model import Config, Resource
 from engine.diagnostics import Diagnostics, Range
 from engine.values import UNKNOWN, Sensitive, Unknown, TMap
 
-# graph node kinds
-VAR, LOCAL, OUTPUT, RES = "var", "local", "output", "res"
-
-
-def node_label(node: tuple) -> str:
-    kind, path, name = node[0], node[1], node[2]
-    prefix = "".join(f"module.{p}." for p in path)
-    if kind == RES:
-        return prefix + name
-    if kind == VAR:
-        return prefix + "var." + name
-    if kind == LOCAL:
-        return prefix + "local." + name
-    if kind == OUTPUT:
-        return prefix + "output." + name
-    return prefix + ":".join(str(x) for x in node[2:])
+from engine.graph.nodes import LocalNode, OutputNode, ResourceNode, VariableNode
 
 
 class ModuleScope:
     def __init__(self, cfg: Config, root_dir: str) -> None:
-        from providers.registry import resource_types
+        from engine.providers.registry import resource_types
 
         self.cfg = cfg
         self.path = cfg.path
@@ -64,7 +49,7 @@ class ModuleScope:
 
 def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where: str = "", allow_self=False) -> list[tuple]:
     """The graph nodes a traversal reads, with diagnostics for undeclared names."""
-    from providers.registry import resource_types, get_provider
+    from engine.providers.registry import resource_types
 
     m = cfg.module
     path = cfg.path
@@ -79,7 +64,7 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
             hint = suggest(first, m.variables) or f' This variable can be declared with a variable "{first}" {{}} block.'
             diags.error("Reference to undeclared input variable", f'An input variable with the name "{first}" has not been declared.{hint}', ref.range)
             return []
-        return [(VAR, path, first)]
+        return [VariableNode(path, first)]
     if root == "local":
         if first is None:
             diags.error("Invalid reference", 'The "local" object must be followed by an attribute name, like local.name.', ref.range)
@@ -87,7 +72,7 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
         if first not in m.locals:
             diags.error("Reference to undeclared local value", f'A local value with the name "{first}" has not been declared.{suggest(first, m.locals)}', ref.range)
             return []
-        return [(LOCAL, path, first)]
+        return [LocalNode(path, first)]
     if root == "module":
         if first is None:
             diags.error("Invalid reference", 'The "module" object must be followed by a module name, like module.name.', ref.range)
@@ -101,11 +86,11 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
             return []
         out_name = steps[1][1] if len(steps) > 1 and steps[1][0] == "attr" else None
         if out_name is None:
-            return [(OUTPUT, child.path, o) for o in child.module.outputs]
+            return [OutputNode(child.path, o) for o in child.module.outputs]
         if out_name not in child.module.outputs:
             diags.error("Unsupported attribute", f'This object does not have an attribute named "{out_name}": module "{first}" declares no such output.{suggest(out_name, child.module.outputs)}', ref.range)
             return []
-        return [(OUTPUT, child.path, out_name)]
+        return [OutputNode(child.path, out_name)]
     if root in ("path", "terraform", "trainform"):
         return []
     if root in ("each", "count", "self"):
@@ -123,14 +108,14 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
             diags.error("Reference to undeclared resource", f'A {root} resource "{first}" has not been declared in {mod}.{suggest(first, names)}', ref.range)
             return []
         _check_resource_attr(res, steps[1:], ref, diags)
-        return [(RES, path, key)]
+        return [ResourceNode(path, key)]
     candidates = ["var", "local", "module", "path", "each", "count"] + sorted(rtypes)
     diags.error("Reference to undeclared resource", f'There is no resource type or object named "{root}".{suggest(root, candidates)}', ref.range)
     return []
 
 
 def _check_resource_attr(res: Resource, steps, ref, diags: Diagnostics) -> None:
-    from providers.registry import get_provider
+    from engine.providers.registry import schema_of
 
     if not steps:
         return
@@ -146,13 +131,13 @@ def _check_resource_attr(res: Resource, steps, ref, diags: Diagnostics) -> None:
     if not steps or steps[0][0] != "attr":
         return
     name = steps[0][1]
-    from providers.registry import ProviderUnavailable
+    from engine.providers.registry import ProviderUnavailable
 
     try:
-        provider = get_provider(res.type)
+        schema = schema_of(res.type)
     except ProviderUnavailable:
         return  # reported once at the resource block
-    block = provider.schema().block
+    block = schema.block
     if name not in block.attributes and name not in block.blocks:
         known = list(block.attributes) + list(block.blocks)
         diags.error("Unsupported attribute", f'This object has no argument, nested block, or exported attribute named "{name}".{suggest(name, known)}', ref.range)
@@ -301,11 +286,9 @@ def references_of_body(body: ast.Body) -> list[ast.Traversal]:
 
 
 def instance_address(prefix: str, key: str, index_key) -> str:
-    if index_key is None:
-        return prefix + key
-    if isinstance(index_key, int):
-        return f"{prefix}{key}[{index_key}]"
-    return f'{prefix}{key}["{index_key}"]'
+    from engine.addrs import index_text
+
+    return prefix + key + index_text(index_key)
 
 
 def expand(res: Resource, ctx, diags: Diagnostics, address: str) -> list[tuple[Any, dict]] | None:
@@ -340,10 +323,12 @@ def expand(res: Resource, ctx, diags: Diagnostics, address: str) -> list[tuple[A
         diags.extend(d)
         if d.has_errors:
             return None
-        if isinstance(value, Sensitive):
-            diags.error("Invalid for_each argument", "Sensitive values, or values derived from sensitive values, cannot be used as for_each arguments.", res.for_each.range, address)
+        from engine.values import TSet, contains_sensitive, contains_unknown
+
+        # A set element's mark is the whole set's mark (cty hoists them): either way it would be a key.
+        if isinstance(value, Sensitive) or (isinstance(value, TSet) and contains_sensitive(value)):
+            diags.error("Invalid for_each argument", "Sensitive values, or values derived from sensitive values, cannot be used as for_each arguments. If used, the sensitive value could be exposed as a resource instance key.", res.for_each.range, address)
             return None
-        from engine.values import TSet, contains_unknown
 
         if isinstance(value, Unknown) or contains_unknown(value if isinstance(value, TSet) else list((value or {}).keys()) if isinstance(value, dict) else value):
             diags.error("Invalid for_each argument", 'The "for_each" value depends on resource attributes that cannot be determined until apply, so trainform cannot predict how many instances will be created. To work around this, use -target to first apply only the resources that the for_each depends on.', res.for_each.range, address)

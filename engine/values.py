@@ -24,8 +24,19 @@ from decimal import Decimal
 from typing import Any
 
 __all__ = [
-    "Unknown", "UNKNOWN", "Sensitive", "TList", "TSet", "TMap",
-    "is_unknown", "is_sensitive", "contains_unknown", "unmark", "mark_sensitive", "to_plain",
+    "UNKNOWN",
+    "Sensitive",
+    "TList",
+    "TMap",
+    "TSet",
+    "Unknown",
+    "contains_unknown",
+    "is_sensitive",
+    "is_unknown",
+    "mark_sensitive",
+    "sensitive_values_seen",
+    "to_plain",
+    "unmark",
 ]
 
 
@@ -51,6 +62,44 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
+# Every scalar that carried a sensitive mark in this process, recorded as the
+# mark is created.  Marks are created wherever a secret is derived (a function
+# result, an operator, a conversion, a value read back from state), so this
+# holds upper(var.pw) and base64encode(var.pw) as well as var.pw itself: the
+# crash handler (engine.cli.crash) redacts all of them from crash reports.
+_SEEN_SENSITIVE: set = set()
+
+
+def _remember(v: Any) -> None:
+    if isinstance(v, str):
+        if v:
+            _SEEN_SENSITIVE.add(v)
+    elif isinstance(v, bool) or v is None or isinstance(v, (Unknown, Sensitive)):
+        return
+    elif isinstance(v, (int, float, Decimal)):
+        try:
+            _SEEN_SENSITIVE.add(v)
+        except TypeError:  # a signalling NaN cannot be hashed, and cannot be a secret worth hiding
+            pass
+    elif isinstance(v, dict):
+        # A map's keys are data; an object's are attribute names ("password"), and
+        # redacting those would garble every log.  A key computed from a secret was
+        # itself marked (and recorded) when it was computed.
+        keys = isinstance(v, TMap)
+        for k, x in v.items():
+            if keys:
+                _remember(k)
+            _remember(x)
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            _remember(x)
+
+
+def sensitive_values_seen() -> frozenset:
+    """Scalars that carried a sensitive mark so far in this process (see ``_remember``)."""
+    return frozenset(_SEEN_SENSITIVE)
+
+
 class Sensitive:
     """A value marked sensitive: shown as ``(sensitive value)``, stored only as a digest."""
 
@@ -58,6 +107,7 @@ class Sensitive:
 
     def __init__(self, value: Any) -> None:
         self.value = value.value if isinstance(value, Sensitive) else value
+        _remember(self.value)
 
     def __repr__(self) -> str:
         return "Sensitive(...)"

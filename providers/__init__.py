@@ -1,1 +1,1 @@
-"""Resource providers. Each subpackage implements ``providers.base.Provider``."""
+"""Resource providers. Each subpackage implements ``engine.providers.Provider``."""

@@ -9,7 +9,7 @@ any secret it carries.
 
 from __future__ import annotations
 
-from providers.base import Attribute, BlockSchema, Provider, ResourceSchema
+from engine.providers import Attribute, BlockSchema, Provider, ResourceSchema
 
 
 class CrashyProvider(Provider):

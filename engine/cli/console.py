@@ -21,13 +21,15 @@ def _scope(cli_vars):
     from engine.config.model import Config, Module
 
     if not glob.glob("*.hcl"):
-        from engine.core import PlanOptions, Session
+        from engine.plan.model import PlanOptions
+        from engine.session import Session
         from engine.state import State
 
         s = Session(Config(Module(dir=".")), {}, State.new(), PlanOptions(refresh=False))
         return s.scopes[()]
     from engine.cli.common import load_config_or_exit
-    from engine.core import PlanOptions, Session
+    from engine.plan.model import PlanOptions
+    from engine.session import Session
     from engine.state import State
 
     config, inputs, warnings = load_config_or_exit(cli_vars=cli_vars, interactive=False)

@@ -10,12 +10,10 @@ import sys
 import click
 
 from engine.cli.common import (
-    color_flag, fail, get_backend_or_exit, load_config_or_exit, lock_or_exit, no_color,
-    ordered_var_args, parse_duration, print_diags, read_state_or_exit, var_options,
+    color_flag, fail, get_backend_or_exit, no_color, ordered_var_args, parse_duration, print_diags,
+    read_state_or_exit, var_options,
 )
 from engine.diagnostics import Diagnostics
-
-PLAN_FILE_KIND = "trainform-plan"
 
 
 def _lock_options(f):
@@ -35,83 +33,29 @@ def _plan_options(f):
 
 
 def _options(destroy, refresh, refresh_only, targets, replace, parallelism):
-    from engine.core import PlanOptions
+    from engine.operations import PlanOptions
 
     return PlanOptions(destroy=destroy, refresh=(refresh == "true"), refresh_only=refresh_only,
                        targets=list(targets), replace=list(replace), parallelism=parallelism)
 
 
-def _config_hash(config) -> str:
-    import hashlib
+def _settings(vars, var_files, input_, lock, lock_timeout, operation, events=None):
+    from engine.operations import Settings
 
-    h = hashlib.sha256()
-    for cfg in config.walk():
-        for f in sorted(cfg.module.files):
-            h.update(f.encode())
-            with open(f, "rb") as fh:
-                h.update(hashlib.sha256(fh.read()).digest())
-    return h.hexdigest()
+    return Settings(cli_vars=ordered_var_args(vars, var_files), interactive=(input_ == "true"), lock=(lock == "true"),
+                    lock_timeout=parse_duration(lock_timeout), operation=operation, events=events,
+                    warn=lambda w: click.echo(f"Warning: {w}", err=True))
 
 
-def _var_record(config, inputs) -> dict:
-    from engine.state import secrets
-    from engine.values import Sensitive, to_plain
+def _operation(settings, saved=None):
+    """Enter an Operation, turning its user errors into printed diagnostics + exit 1."""
+    from engine.operations import Operation, OperationError
 
-    out = {}
-    for name, v in inputs.items():
-        if isinstance(v, Sensitive):
-            out[name] = {"sensitive": True, "digest": secrets.digest(to_plain(v.value))}
-        else:
-            out[name] = {"value": to_plain(v)}
-    return out
-
-
-def _make_session(config, inputs, state, options, events=None):
-    from engine.core import Session
-
-    return Session(config, inputs, state, options, events=events, working_dir=".")
-
-
-def _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, vars, var_files, input_, lock, lock_timeout, events=None):
-    from engine.state import State
-
-    cli_vars = ordered_var_args(vars, var_files)
-    config, inputs, warnings = load_config_or_exit(cli_vars=cli_vars, interactive=(input_ == "true"))
-    backend = get_backend_or_exit(config)
-    info = lock_or_exit(backend, "OperationTypePlan" if events is None else "OperationTypeApply", parse_duration(lock_timeout), lock == "true")
+    op = Operation(settings, plan_file=saved)
     try:
-        state = read_state_or_exit(backend)
-    except SystemExit:
-        _unlock(backend, info)
-        raise
-    fresh = state is None
-    state = state or State.new()
-    options = _options(destroy, refresh, refresh_only, targets, replace, parallelism)
-    session = _make_session(config, inputs, state, options, events)
-    session.provider_ctx.persisting = events is not None  # apply/refresh/destroy save what refresh reads
-    try:
-        plan = session.plan()
-    except BaseException:
-        _unlock(backend, info)
-        raise
-    if fresh:
-        plan.lineage, plan.serial = None, 0
-    plan.config_hash = _config_hash(config)
-    plan.variables = _var_record(config, inputs)
-    return config, inputs, backend, info, state, session, plan, warnings
-
-
-def _unlock(backend, info):
-    if info is not None:
-        try:
-            backend.unlock(info.id)
-        except Exception as e:  # noqa: BLE001
-            click.echo(f"Warning: failed to release the state lock {info.id}: {e}", err=True)
-
-
-def _diag_exit(diags, backend=None, info=None):
-    _unlock(backend, info) if backend is not None else None
-    fail(diags)
+        return op.__enter__()
+    except OperationError as e:
+        fail(e.diagnostics)
 
 
 @click.command("init")
@@ -124,6 +68,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
     from engine.cli.common import read_init_settings
     from engine.config.loader import load_config
     from engine.state import get_backend
+    from engine.state.pg import same_settings, settings_to_save
 
     config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
     if diags.has_errors or config is None:
@@ -133,7 +78,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
     old = read_init_settings()
     if old is None and new.get("type") != "local" and os.path.exists("trainform.tfstate"):
         old = {"type": "local"}
-    if old is not None and old != new and not reconfigure:
+    if old is not None and not same_settings(old, new) and not reconfigure:
         if not migrate_state:
             d = Diagnostics()
             d.error("Backend configuration changed", f'The backend changed from "{old.get("type")}" to "{new.get("type")}". Run "trainform init -migrate-state" to copy the existing state to the new backend, or "trainform init -reconfigure" to start using it without copying.')
@@ -158,7 +103,7 @@ def init_cmd(migrate_state, force_copy, reconfigure):
         d.error("Failed to initialize the state backend", str(e))
         fail(d)
     with open(os.path.join(".trainform", "backend.json"), "w") as f:
-        json.dump({k: v for k, v in new.items() if k != "conn_str"} | ({"conn_str": new["conn_str"]} if "conn_str" in new and "@" not in str(new["conn_str"]) else {}), f)
+        json.dump(settings_to_save(new), f)
     click.echo(f'Initializing the backend... ({new.get("type")})')
     click.echo("")
     click.echo("trainform has been successfully initialized!")
@@ -172,12 +117,13 @@ def init_cmd(migrate_state, force_copy, reconfigure):
 @click.option("-detailed-exitcode", "--detailed-exitcode", "detailed", is_flag=True, help="Exit 0 with no changes, 1 on error, 2 with changes.")
 def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, out, json_out, destroy, detailed):
     """Show what apply would change, and why."""
-    config, inputs, backend, info, state, session, plan, warnings = _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, vars, var_files, input_, lock, lock_timeout)
+    op = _operation(_settings(vars, var_files, input_, lock, lock_timeout, "OperationTypePlan"))
     try:
-        if session.diags.has_errors or plan.errored:
-            print_diags(list(warnings) + list(session.diags))
+        plan, diags = op.plan(_options(destroy, refresh, refresh_only, targets, replace, parallelism))
+        if diags.has_errors or plan.errored:
+            print_diags(diags)
             raise SystemExit(1)
-        print_diags(list(warnings) + [d for d in session.diags])
+        print_diags(diags)
         if json_out:
             from engine.cli.render import plan_json
 
@@ -187,7 +133,7 @@ def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars,
 
             click.echo(render_plan(plan, color=not no_color()), nl=False)
         if out:
-            _write_plan_file(out, plan, targets, replace)
+            op.write_plan(out, plan)
             if not json_out:
                 click.echo("")
                 click.echo(f"Saved the plan to: {out}")
@@ -195,40 +141,14 @@ def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars,
                 click.echo("To perform exactly these actions, run the following command to apply:")
                 click.echo(f'    trainform apply "{out}"')
     finally:
-        _unlock(backend, info)
+        op.__exit__(None, None, None)
     if detailed and plan.has_changes:
         raise SystemExit(2)
 
 
-def _write_plan_file(path, plan, targets, replace):
-    data = {"kind": PLAN_FILE_KIND, "plan": plan.to_json(), "options": {"targets": list(targets), "replace": list(replace)}}
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _read_plan_file(path):
-    from engine.plan.model import Plan
-
-    try:
-        with open(path) as f:
-            data = json.load(f)
-        if data.get("kind") != PLAN_FILE_KIND:
-            raise ValueError("not a trainform plan file")
-        return Plan.from_json(data["plan"]), data.get("options", {})
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        d = Diagnostics()
-        d.error("Failed to load the saved plan", f"{path} is not a readable trainform plan file: {e}.")
-        fail(d)
-
-
-def _install_sigint(session, events):
-    """Ctrl-C, SIGTERM and SIGHUP (closed terminal): the first stops starting work and lets
-    running work finish and be recorded; the second cancels.  After SIGHUP the terminal is
-    gone, so output goes to /dev/null instead of failing the writes that record results."""
+def _install_signals(session):
+    """Ctrl-C (and SIGTERM/SIGHUP: a closed terminal, a stopped job) once: finish
+    in-flight work, start nothing new; twice: cancel in-flight operations too."""
     state = {"count": 0}
 
     def handler(signum, frame):
@@ -247,28 +167,26 @@ def _install_sigint(session, events):
         else:
             session.cancel.set()
             click.echo("\nTwo interrupts received. Exiting immediately: cancelling in-flight operations.", err=True)
-            from providers.registry import _instances
+            session.cancel_providers()
 
-            for p in list(_instances.values()):
-                try:
-                    p.cancel()
-                except Exception:  # noqa: BLE001
-                    pass
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            pass
+    return old
 
-    try:
-        old = signal.signal(signal.SIGINT, handler)
-        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if sig is not None:
-                signal.signal(sig, handler)
-        return old
-    except ValueError:  # not the main thread
-        return None
+
+def _restore_signals(old):
+    for sig, h in old.items():
+        signal.signal(sig, h)
 
 
 def _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism, input_, vars, var_files, lock, lock_timeout, auto_approve, planfile, json_out=False):
-    from engine.apply import Applier
     from engine.cli.events import CliEvents
     from engine.cli.render import render_plan
+    from engine.operations import OperationError, read_plan_file
 
     color = not no_color()
     events = CliEvents(color=color)
@@ -278,57 +196,40 @@ def _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism,
             d = Diagnostics()
             d.error("Can't set variables when applying a saved plan", "The -var and -var-file options cannot be used when applying a saved plan file, because a saved plan includes the variable values that were set when it was created. Sensitive values are not saved: provide them through TRAINFORM_VAR_ environment variables or *.auto.tfvars files.")
             fail(d)
-        saved, opts = _read_plan_file(planfile)
-        destroy, refresh_only = saved.destroy, saved.refresh_only
-        targets, replace = tuple(opts.get("targets", [])), tuple(opts.get("replace", []))
-        vars = tuple(f"{k}={json.dumps(v['value']) if not isinstance(v['value'], str) else v['value']}" for k, v in saved.variables.items() if not v.get("sensitive"))
+        try:
+            saved = read_plan_file(planfile)
+        except OperationError as e:
+            fail(e.diagnostics)
+        destroy = saved.destroy
         auto_approve = True
-    config, inputs, backend, info, state, session, plan, warnings = _run_plan(destroy, refresh, refresh_only, targets, replace, parallelism, vars, var_files, input_, lock, lock_timeout, events=events)
+    op = _operation(_settings(vars, var_files, input_, lock, lock_timeout, "OperationTypeApply", events), saved)
     try:
-        if session.diags.has_errors or plan.errored:
-            print_diags(list(warnings) + list(session.diags))
-            raise SystemExit(1)
-        print_diags(warnings)
-        if saved is not None:
-            _check_saved(saved, plan, state, planfile)
         if saved is None:
+            plan, diags = op.plan(_options(destroy, refresh, refresh_only, targets, replace, parallelism))
+            if diags.has_errors or plan.errored:
+                print_diags(diags)
+                raise SystemExit(1)
+            print_diags(diags)
             click.echo(render_plan(plan, color=color), nl=False)
-        if not plan.has_changes and not plan.drift:
+        else:
+            plan = saved
+            print_diags(op.warnings)
+        if saved is None and not plan.has_changes and not plan.drift:
             click.echo("")
             click.echo(("Destroy" if destroy else "Apply") + " complete! Resources: 0 added, 0 changed, 0 destroyed.")
-            _print_outputs(session)
+            _print_outputs(op.session_of(plan))
             return
         if not auto_approve:
-            if not sys.stdin.isatty():
-                d = Diagnostics()
-                d.error("No confirmation and no terminal", "trainform asks for confirmation before changing anything, but standard input is not a terminal. Run with -auto-approve to apply without confirmation.")
-                fail(d)
-            click.echo("")
-            q = "Do you really want to destroy all resources?" if destroy else "Do you want to perform these actions?"
-            click.echo(click.style(q, bold=True) if color else q)
-            click.echo("  trainform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n")
-            answer = click.prompt("  Enter a value", default="", show_default=False)
-            if answer.strip() != "yes":
-                click.echo("\n" + ("Destroy" if destroy else "Apply") + " cancelled.")
-                raise SystemExit(1)
-            click.echo("")
-        old = _install_sigint(session, events)
-        new_state = session.state.copy()
-        journal = backend.journal(state)
+            _confirm(destroy, color)
+        old = {}
         try:
-            applier = Applier(session, plan, journal, new_state)
-            result = applier.run()
-        finally:
             try:
-                backend.write(new_state)
-            finally:
-                journal.close()
-                if old is not None:
-                    signal.signal(signal.SIGINT, old)
-                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                    if hasattr(signal, "SIGHUP"):
-                        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-                events.close()
+                result, session = op.apply(plan, parallelism=parallelism, on_session=lambda s: old.update(_install_signals(s)))
+            except OperationError as e:
+                fail(e.diagnostics)
+        finally:
+            _restore_signals(old)
+            events.close()
         diags = list(result.diagnostics) + [d for d in session.diags]
         if diags:
             click.echo("")
@@ -350,32 +251,23 @@ def _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism,
             _print_outputs(session)
     finally:
         events.close()
-        _unlock(backend, info)
+        op.__exit__(None, None, None)
 
 
-def _check_saved(saved, plan, state, planfile):
-    from engine.plan.model import Action
-
-    d = Diagnostics()
-    current = (None, 0) if plan.lineage is None else (state.lineage, state.serial)
-    if (saved.lineage, saved.serial) != current:
-        d.error("Saved plan is stale", f"The given plan file {planfile} was created for state serial {saved.serial} (lineage {saved.lineage}), but the state is now at serial {state.serial}. Create a new plan from the updated state.")
+def _confirm(destroy, color):
+    if not sys.stdin.isatty():
+        d = Diagnostics()
+        d.error("No confirmation and no terminal", "trainform asks for confirmation before changing anything, but standard input is not a terminal. Run with -auto-approve to apply without confirmation.")
         fail(d)
-    cur = {c.address: c for c in plan.resource_changes}
-    for sc in saved.resource_changes:
-        c = cur.get(sc.address)
-        if c is None or c.action != sc.action:
-            d.error("Saved plan no longer matches", f"{sc.address}: the plan file says {sc.action.value} but the configuration and real objects now call for {c.action.value if c else 'nothing'}. Create a new plan.")
-    for c in plan.resource_changes:
-        if c.address not in {s.address for s in saved.resource_changes} and c.action != Action.NOOP:
-            d.error("Saved plan no longer matches", f"{c.address}: now needs {c.action.value}, which the plan file does not contain. Create a new plan.")
-    for name, v in saved.variables.items():
-        if v.get("sensitive"):
-            from engine.state import secrets
-
-            pass
-    if d.has_errors:
-        fail(d)
+    click.echo("")
+    q = "Do you really want to destroy all resources?" if destroy else "Do you want to perform these actions?"
+    click.echo(click.style(q, bold=True) if color else q)
+    click.echo("  trainform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n")
+    answer = click.prompt("  Enter a value", default="", show_default=False)
+    if answer.strip() != "yes":
+        click.echo("\n" + ("Destroy" if destroy else "Apply") + " cancelled.")
+        raise SystemExit(1)
+    click.echo("")
 
 
 def _print_outputs(session):
@@ -432,7 +324,12 @@ def refresh_cmd(targets, replace, refresh, refresh_only, parallelism, input_, va
 def show_cmd(json_out, planfile):
     """Show the state, or a saved plan."""
     if planfile:
-        plan, _ = _read_plan_file(planfile)
+        from engine.operations import OperationError, read_plan_file
+
+        try:
+            plan = read_plan_file(planfile)
+        except OperationError as e:
+            fail(e.diagnostics)
         if json_out:
             from engine.cli.render import plan_json
 
@@ -476,15 +373,18 @@ def show_cmd(json_out, planfile):
 
 def _show_extra(state):
     """Providers may add derived documents to `show` (e.g. a Ray autoscaler config)."""
-    from providers.registry import get_provider
+    from engine.providers.registry import ProviderUnavailable, new_provider
 
+    providers = {}
     for inst in state.resources.values():
-        p = get_provider(inst.type)
-        fn = getattr(p, "show_extra", None)
-        if fn is not None:
+        try:
+            p = providers.get(inst.type) or providers.setdefault(inst.type, new_provider(inst.type))
+        except ProviderUnavailable:
+            continue
+        if p is not None:
             try:
-                text = fn(inst.address, inst.attributes)
-            except Exception:  # noqa: BLE001
+                text = p.show_extra(inst.address, inst.attributes)
+            except Exception:  # noqa: BLE001 - show must not fail on a provider's extra
                 text = None
             if text:
                 click.echo("")
@@ -549,7 +449,8 @@ def _reevaluate_output(config, state, name):
     """State keeps only a digest of a sensitive output: compute it again from
     the configuration and current inputs, and check it against the digest."""
     from engine.config.variables import collect
-    from engine.core import PlanOptions, Session
+    from engine.plan.model import PlanOptions
+    from engine.session import Session
     from engine.state import secrets
     from engine.values import to_plain, unmark
     from engine.evaluate import split_marks
@@ -574,28 +475,37 @@ def _reevaluate_output(config, state, name):
 
 
 @click.command("graph")
-@click.option("-type", "--type", "graph_type", default="plan", type=click.Choice(["plan", "apply", "destroy"]), help="Which graph to print.")
+@click.option("-type", "--type", "graph_type", default="plan", type=click.Choice(["plan", "apply", "destroy"]), help="Which graph: plan (the configuration), apply or destroy (what executes a plan).")
+@click.option("-plan", "--plan", "planfile", metavar="FILE", help="Draw the apply graph of this saved plan.")
 @click.option("-o", "--o", "--output", "output", metavar="FILE", help="Write an image (.svg or .png) with graphviz's dot.")
+@var_options
 @color_flag
-def graph_cmd(graph_type, output):
-    """Print the dependency graph in DOT format."""
-    from engine.config.loader import load_config
-    from engine.core import PlanOptions, Session
-    from engine.evaluate import node_label
-    from engine.graph import to_dot
-    from engine.state import State
+def graph_cmd(graph_type, planfile, output, vars, var_files):
+    """Print the dependency graph in DOT format.
 
-    config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
-    if diags.has_errors or config is None:
-        fail(diags)
-    s = Session(config, {}, State.new(), PlanOptions())
-    d = s.build_graph()
-    if d.has_errors:
-        fail(d)
-    g = s.graph
-    if graph_type == "destroy":
-        g = g.reverse()
-    dot = to_dot(g, label=node_label)
+    -type=plan draws the configuration graph; -type=apply and -type=destroy
+    plan first (without refreshing) and draw the graph that would execute
+    that plan: one node per change, deletions ordered dependents first."""
+    from engine.graph import to_dot
+    from engine.graph.nodes import label_of
+
+    if planfile or graph_type != "plan":
+        g = _execution_graph(graph_type, planfile, vars, var_files)
+    else:
+        from engine.config.loader import load_config
+        from engine.plan.model import PlanOptions
+        from engine.session import Session
+        from engine.state import State
+
+        config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
+        if diags.has_errors or config is None:
+            fail(diags)
+        s = Session(config, {}, State.new(), PlanOptions())
+        d = s.build_graph()
+        if d.has_errors:
+            fail(d)
+        g = s.graph
+    dot = to_dot(g, label=label_of)
     if output:
         import shutil
         import subprocess
@@ -611,3 +521,30 @@ def graph_cmd(graph_type, output):
         click.echo(f"Wrote {output}")
         return
     click.echo(dot, nl=False)
+
+
+def _execution_graph(graph_type, planfile, vars, var_files):
+    """The apply graph of a saved plan, or of a fresh plan (destroy for -type=destroy)."""
+    from engine.apply import Applier
+    from engine.operations import Operation, OperationError, Settings, read_plan_file
+    from engine.plan.model import PlanOptions
+
+    try:
+        saved = read_plan_file(planfile) if planfile else None
+        settings = Settings(cli_vars=ordered_var_args(vars, var_files), lock=False)
+        with Operation(settings, plan_file=saved) as op:
+            if saved is not None:
+                opts = saved.options or {}
+                options = PlanOptions(destroy=saved.destroy, refresh=False, targets=list(opts.get("targets", [])),
+                                      replace=list(opts.get("replace", [])))
+            else:
+                options = PlanOptions(destroy=(graph_type == "destroy"), refresh=False)
+            plan, diags = op.plan(options)
+            if diags.has_errors or plan.errored:
+                fail(diags)
+            built = Applier(op.session_of(plan), saved or plan, None, None).build()
+    except OperationError as e:
+        fail(e.diagnostics)
+    if built.diags.has_errors:
+        fail(built.diags)
+    return built.graph

@@ -8,7 +8,7 @@ import time
 
 import click
 
-from engine.core import Events
+from engine.events import Events
 
 _WORDS = {
     "create": ("Creating...", "Creation complete", "Still creating..."),

@@ -30,17 +30,28 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "graph": ("engine.cli.core", "graph_cmd", "Print the dependency graph in DOT format"),
     "state": ("engine.cli.state_cmds", "state_group", "Advanced state management"),
     "force-unlock": ("engine.cli.state_cmds", "force_unlock_cmd", "Release a stuck lock on the state"),
-    "logs": ("engine.cli.runs", "logs_cmd", "Print or follow a run's log"),
-    "runs": ("engine.cli.runs", "runs_cmd", "List training runs with status and metrics"),
 }
+
+
+def _provider_command(name):
+    """(module, attribute, help) of a verb a provider package contributes, or None."""
+    from engine.providers.registry import provider_commands
+
+    spec = provider_commands().get(name)
+    if spec is None:
+        return None
+    module, _, attr = spec[0].partition(":")
+    return module, attr, spec[1]
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
-        return sorted(COMMANDS)
+        from engine.providers.registry import provider_commands
+
+        return sorted(set(COMMANDS) | set(provider_commands()))
 
     def get_command(self, ctx, name):
-        spec = COMMANDS.get(name)
+        spec = COMMANDS.get(name) or _provider_command(name)
         if spec is None:
             return None
         import importlib
@@ -49,7 +60,7 @@ class LazyGroup(click.Group):
         return getattr(module, spec[1])
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        rows = [(name, (COMMANDS.get(name) or _provider_command(name))[2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -73,6 +84,9 @@ def cli(ctx, chdir, no_color):
 
 def main(argv=None) -> int:
     """Run the CLI; turn any unexpected exception into a short line + crash log."""
+    from engine.fileperms import restrict_umask
+
+    restrict_umask()  # trainform's own files (logs, plans, caches, crash logs) are 0600, its directories 0700
     try:
         cli.main(args=argv, prog_name="trainform", standalone_mode=False)
         return 0

@@ -20,7 +20,8 @@ def validate_config() -> tuple[object, Diagnostics]:
     are known without any input are checked too.
     """
     from engine.config.loader import load_config
-    from engine.core import PlanOptions, Session
+    from engine.plan.model import PlanOptions
+    from engine.session import Session
     from engine.evaluate import check_function_calls, config_expressions
     from engine.state import State
     from engine.values import UNKNOWN, Sensitive

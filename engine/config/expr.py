@@ -22,9 +22,17 @@ from typing import Any
 from engine.config import ast
 from engine.config import types as T
 from engine.diagnostics import Diagnostic, Diagnostics, Range, error
-from engine.values import TList, TMap, TSet, Sensitive, Unknown, UNKNOWN, contains_unknown
+from engine.values import (
+    UNKNOWN,
+    Sensitive,
+    TList,
+    TMap,
+    TSet,
+    Unknown,
+    contains_unknown,
+)
 
-__all__ = ["EvalContext", "EvalError", "evaluate", "evaluate_or_raise", "try_function", "can_function"]
+__all__ = ["EvalContext", "EvalError", "can_function", "evaluate", "evaluate_or_raise", "try_function"]
 
 # Terraform's numbers are 512-bit binary floats (about 154 significant digits);
 # rounding every result to 156 significant decimal digits prints the same in all
@@ -52,7 +60,7 @@ class EvalContext:
     "module", resource type names, for-expression symbols) to values.
     """
 
-    __slots__ = ("variables", "_functions", "base_dir", "splat_item")
+    __slots__ = ("_functions", "base_dir", "splat_item", "variables")
 
     def __init__(self, variables: dict[str, Any] | None = None, functions: dict | None = None,
                  base_dir: str = ".") -> None:
@@ -72,7 +80,7 @@ class EvalContext:
     def functions(self, value: dict) -> None:
         self._functions = value
 
-    def child(self, **extra_vars: Any) -> "EvalContext":
+    def child(self, **extra_vars: Any) -> EvalContext:
         """A nested scope (for-expressions) seeing ``extra_vars`` on top of ours."""
         c = EvalContext({**self.variables, **extra_vars}, self._functions, self.base_dir)
         c.splat_item = self.splat_item
@@ -487,7 +495,7 @@ def _eval_tuple(e: ast.TupleCons, ctx: EvalContext) -> Any:
 
 
 def _object_key(k: Any, rng: Range, what: str = "") -> Any:
-    k, _ = _unmark(k)
+    """The string key for an object/for-expression key value (marks already removed by the caller)."""
     if isinstance(k, Unknown):
         return UNKNOWN
     if k is None:
@@ -503,16 +511,19 @@ def _object_key(k: Any, rng: Range, what: str = "") -> Any:
 def _eval_object(e: ast.ObjectCons, ctx: EvalContext) -> Any:
     out: dict = {}
     unknown = False
+    sensitive = False  # a sensitive key marks the whole object (HCL does the same)
     for key_expr, value_expr in e.items:
         name = key_expr.literal_name()
         if name is None:
-            name = _object_key(_eval(key_expr.wrapped, ctx), key_expr.range)
+            k, ks = _unmark(_eval(key_expr.wrapped, ctx))
+            sensitive = sensitive or ks
+            name = _object_key(k, key_expr.range)
         value = _eval(value_expr, ctx)
         if isinstance(name, Unknown):
             unknown = True
             continue
         out[name] = value
-    return UNKNOWN if unknown else out
+    return UNKNOWN if unknown else _mark(out, sensitive)
 
 
 def _eval_object_key(e: ast.ObjectKey, ctx: EvalContext) -> Any:
@@ -565,7 +576,9 @@ def _eval_for(e: ast.ForExpr, ctx: EvalContext) -> Any:
         if e.key_expr is None:
             items.append(_eval(e.value_expr, sub))
             continue
-        key = _object_key(_eval(e.key_expr, sub), e.key_expr.range,
+        key, ks = _unmark(_eval(e.key_expr, sub))
+        sensitive = sensitive or ks  # a sensitive key marks the whole result, as in HCL
+        key = _object_key(key, e.key_expr.range,
                           "Key expression in 'for' expression must not produce a null value.")
         value = _eval(e.value_expr, sub)
         if isinstance(key, Unknown):
@@ -574,8 +587,9 @@ def _eval_for(e: ast.ForExpr, ctx: EvalContext) -> Any:
         if e.group:
             obj.setdefault(key, []).append(value)
         elif key in obj:
+            shown = "(sensitive value)" if ks else _quote(key)
             _fail("Duplicate object key",
-                  f'Two different items produced the key "{key}" in this \'for\' expression. If duplicates are '
+                  f"Two different items produced the key {shown} in this 'for' expression. If duplicates are "
                   "expected, use the ellipsis (...) after the value expression to enable grouping by key.",
                   e.key_expr.range)
         else:
@@ -583,6 +597,13 @@ def _eval_for(e: ast.ForExpr, ctx: EvalContext) -> Any:
     if unknown:
         return UNKNOWN
     return _mark(obj if e.key_expr is not None else items, sensitive)
+
+
+def _quote(s: str) -> str:
+    """Go's %q of a string, as HCL's messages print keys."""
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
 
 
 # --------------------------------------------------------------------------- templates

@@ -25,7 +25,7 @@ RESERVED_VARIABLE_NAMES = {"source", "version", "providers", "count", "for_each"
 
 
 def _lookup(t: str) -> bool:
-    from providers.registry import lookup_type
+    from engine.providers.registry import lookup_type
 
     return lookup_type(t) is not None
 
@@ -131,21 +131,39 @@ def _is_plain_traversal(expr: ast.Expression) -> bool:
 class Loader:
     """Loads a module tree; collects diagnostics instead of raising."""
 
-    def __init__(self, cache_dir: str | None = None) -> None:
+    def __init__(self, cache_dir: str | None = None, sources: dict[str, str] | None = None) -> None:
         self.cache_dir = cache_dir
         self.diags = Diagnostics()
+        # A saved plan's configuration snapshot (relative path -> text): when set,
+        # files come from it instead of the directory, so a plan is applied with
+        # exactly the configuration it was made from.
+        self.sources = sources
+
+    def _hcl_files(self, directory: str) -> list[str]:
+        if self.sources is None:
+            return sorted(glob.glob(os.path.join(directory, "*.hcl")))
+        d = os.path.normpath(directory)
+        return sorted(p for p in self.sources if os.path.normpath(os.path.dirname(p) or ".") == d)
+
+    def _read(self, path: str) -> bytes:
+        if self.sources is None:
+            with open(path, "rb") as f:
+                return f.read()
+        return self.sources[os.path.relpath(path)].encode("utf-8")
+
+    def _isdir(self, directory: str) -> bool:
+        return os.path.isdir(directory) if self.sources is None else bool(self._hcl_files(directory))
 
     # ------------------------------------------------------------ files
     def _parse_dir(self, directory: str) -> list[tuple[str, ast.Body]]:
         from engine.config.parser import parse_file
 
-        files = sorted(glob.glob(os.path.join(directory, "*.hcl")))
+        files = self._hcl_files(directory)
         out = []
         for path in files:
             rel = os.path.relpath(path)
             try:
-                with open(path, "rb") as f:
-                    raw = f.read()
+                raw = self._read(path)
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 self.diags.error("Invalid file encoding", f"The file {rel} is not valid UTF-8 ({e.reason}: byte 0x{raw[e.start]:02x}). Configuration files must be UTF-8.", _byte_range(rel, raw, e.start))
@@ -164,12 +182,12 @@ class Loader:
 
     # ------------------------------------------------------------ module
     def load(self, directory: str, path: tuple[str, ...] = (), seen: tuple[str, ...] = ()) -> Config | None:
-        from providers.registry import resource_types
+        from engine.providers.registry import resource_types
 
         module = Module(dir=directory)
         parsed = self._parse_dir(directory)
         if not parsed and not path:
-            if not glob.glob(os.path.join(directory, "*.hcl")):
+            if not self._hcl_files(directory):
                 self.diags.error(
                     "No configuration files",
                     f"The directory {os.path.abspath(directory)} contains no trainform configuration files (*.hcl).",
@@ -192,7 +210,7 @@ class Loader:
             if src_dir in seen:
                 self.diags.error("Module cycle", f'Module "{call.name}" calls {call.source}, which is already being loaded: {" -> ".join(seen + (src_dir,))}.', call.range)
                 continue
-            if not os.path.isdir(src_dir):
+            if not self._isdir(src_dir):
                 self.diags.error("Module not found", f'The module directory "{call.source}" (resolved to {src_dir}) does not exist.', call.range)
                 continue
             child = self.load(src_dir, path + (call.name,), seen + (os.path.normpath(directory),))
@@ -255,7 +273,7 @@ class Loader:
             }.get(t, "trainform has no separate provider configuration.")
             self.diags.error("Unsupported block type", f'Blocks of type "{t}" are not expected here. {hint}', block.type_range)
         else:
-            from providers.registry import all_resource_types
+            from engine.providers.registry import all_resource_types
 
             candidates = TOP_LEVEL + sorted(all_resource_types())
             self.diags.error("Unsupported block type", f'Blocks of type "{t}" are not expected here.{suggest(t, candidates)}', block.type_range)
@@ -469,7 +487,8 @@ class Loader:
         return lc
 
 
-def load_config(directory: str = ".", cache_dir: str | None = None) -> tuple[Config | None, Diagnostics]:
-    loader = Loader(cache_dir=cache_dir)
+def load_config(directory: str = ".", cache_dir: str | None = None, sources: dict[str, str] | None = None) -> tuple[Config | None, Diagnostics]:
+    """Load the module tree under ``directory`` (or from ``sources``, a saved snapshot)."""
+    loader = Loader(cache_dir=cache_dir, sources=sources)
     cfg = loader.load(os.path.relpath(directory) if directory != "." else ".")
     return cfg, loader.diags

@@ -113,7 +113,9 @@ class Config:
 
     @property
     def prefix(self) -> str:
-        return "".join(f"module.{p}." for p in self.path)
+        from engine.addrs import module_prefix
+
+        return module_prefix(self.path)
 
     def walk(self):
         yield self

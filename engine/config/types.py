@@ -15,17 +15,41 @@ with Terraform's wording.  Numbers come out as ``int`` when integral and
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any
 
-from engine.values import TList, TMap, TSet, Sensitive, Unknown
+from engine.values import Sensitive, TList, TMap, TSet, Unknown
 
 __all__ = [
-    "Type", "STRING", "NUMBER", "BOOL", "DYNAMIC", "List", "Set", "Map", "Object", "Tuple",
-    "TypeSyntaxError", "ConversionError", "parse_type_string", "convert", "type_of",
-    "friendly_name", "unify", "to_number", "to_string", "to_bool", "norm_number",
-    "format_number", "is_number", "set_sort_key", "make_set", "type_constraint_string",
+    "BOOL",
+    "DYNAMIC",
+    "NUMBER",
+    "STRING",
+    "ConversionError",
+    "List",
+    "Map",
+    "Object",
+    "Set",
+    "Tuple",
+    "Type",
+    "TypeSyntaxError",
+    "convert",
+    "format_number",
+    "friendly_name",
+    "is_number",
+    "make_set",
+    "norm_number",
+    "parse_type_string",
+    "set_sort_key",
+    "to_bool",
+    "to_number",
+    "to_string",
+    "type_constraint_string",
+    "type_of",
+    "unify",
 ]
 
 
@@ -113,7 +137,7 @@ class Map(_Collection):
 class Object(Type):
     """``object({...})``; ``optional`` names optional attributes, ``defaults`` their defaults."""
 
-    __slots__ = ("attrs", "optional", "defaults")
+    __slots__ = ("attrs", "defaults", "optional")
 
     def __init__(self, attrs: dict[str, Type], optional: Iterable[str] = (), defaults: dict | None = None) -> None:
         self.attrs = dict(attrs)
@@ -264,7 +288,7 @@ class _TypeParser:
         return t
 
     def expect(self, p: str) -> None:
-        k, v = self.next()
+        _k, v = self.next()
         if v != p:
             raise TypeSyntaxError(f'Expected "{p}" but found "{v}".')
 
@@ -437,7 +461,7 @@ def norm_number(n: Any) -> Any:
     if isinstance(n, int):
         return n
     if isinstance(n, float):
-        if n != n or n in (float("inf"), float("-inf")):
+        if math.isnan(n) or math.isinf(n):
             return n
         n = Decimal(repr(n))
     if isinstance(n, Decimal):
@@ -454,7 +478,7 @@ def format_number(n: Any) -> str:
     if isinstance(n, int):
         return str(n)
     if isinstance(n, float):
-        if n != n:
+        if math.isnan(n):
             return "NaN"
         if n in (float("inf"), float("-inf")):
             return "+Inf" if n > 0 else "-Inf"
@@ -645,12 +669,14 @@ def set_sort_key(v: Any):
     if v is None:
         return (8, "")
     import json
+
     from engine.values import to_plain
     return (3, json.dumps(to_plain(v), sort_keys=True, default=str))
 
 
 def _set_identity(v: Any):
     import json
+
     from engine.values import to_plain
     if isinstance(v, Sensitive):
         v = v.value
@@ -682,7 +708,11 @@ def convert(value: Any, want: Type, path: tuple = ()) -> Any:
     sensitive marks are kept on the converted value.
     """
     if isinstance(value, Sensitive):
-        return Sensitive(convert(value.value, want, path))
+        try:
+            return Sensitive(convert(value.value, want, path))
+        except ConversionError as e:
+            # the path below a sensitive value may name its map keys: stop it at the mark
+            raise ConversionError(e.message, path) from None
     if isinstance(value, Unknown):
         return value if want is DYNAMIC else Unknown(want)
     if value is None:
@@ -729,6 +759,14 @@ def convert(value: Any, want: Type, path: tuple = ()) -> Any:
         conv = [convert(x, elem, path + (i,)) for i, x in enumerate(items)]
         if isinstance(want, List):
             return TList(conv, elem)
+        from engine.values import contains_sensitive
+
+        if any(contains_sensitive(x) for x in conv):
+            # A set element is its own key and its place in the order says something
+            # about its value: like cty, the element's mark becomes the whole set's.
+            from engine.config.functions._base import deep_unmark
+
+            return Sensitive(make_set([deep_unmark(x) for x in conv], elem))
         return make_set(conv, elem)
     if isinstance(want, Map):
         if not isinstance(value, dict):

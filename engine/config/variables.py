@@ -153,7 +153,8 @@ def collect(module: Module, cli_vars: list[tuple[str, str]], env: dict | None = 
                 value = _parse_raw(value, var, diags, where)
         if var.type is not None and value is not UNKNOWN:
             try:
-                value = T.convert(value, var.type)
+                # converted marked, so that an error cannot name a sensitive map's keys
+                value = T.convert(Sensitive(value), var.type).value if var.sensitive else T.convert(value, var.type)
             except T.ConversionError as e:
                 diags.error("Invalid value for input variable", f'The value for variable "{name}" from {where} is not suitable: {e}.' if rv is not None else f"This default value is not compatible with the variable's type constraint: {e}.", src or var.range)
                 value = UNKNOWN

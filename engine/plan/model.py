@@ -12,7 +12,20 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2  # 2: the plan carries its configuration snapshot and options
+
+
+@dataclass
+class PlanOptions:
+    """What to plan (the command's flags)."""
+
+    destroy: bool = False
+    refresh: bool = True
+    refresh_only: bool = False
+    targets: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    parallelism: int = 10
+    validate_only: bool = False  # evaluate with unknown inputs, call no provider plan
 
 
 class Action(str, enum.Enum):
@@ -111,7 +124,9 @@ class Plan:
     destroy: bool = False
     refresh_only: bool = False
     config_hash: str = ""
-    variables: dict = field(default_factory=dict)  # name -> plain value, or {"digest": ...} when sensitive
+    variables: dict = field(default_factory=dict)  # name -> {"value": v} or {"sensitive": True, "digest": ...}
+    options: dict = field(default_factory=dict)  # targets, replace, refresh: how it was planned
+    config_files: dict = field(default_factory=dict)  # relative path -> text: the configuration snapshot
     resource_changes: list[ResourceChange] = field(default_factory=list)
     output_changes: list[OutputChange] = field(default_factory=list)
     drift: list[DriftEntry] = field(default_factory=list)
@@ -153,6 +168,8 @@ class Plan:
             "refresh_only": self.refresh_only,
             "config_hash": self.config_hash,
             "variables": self.variables,
+            "options": self.options,
+            "config_files": self.config_files,
             "resource_changes": [c.to_json() for c in self.resource_changes],
             "output_changes": [o.to_json() for o in self.output_changes],
             "resource_drift": [d.to_json() for d in self.drift],
@@ -170,6 +187,8 @@ class Plan:
             refresh_only=d.get("refresh_only", False),
             config_hash=d.get("config_hash", ""),
             variables=d.get("variables", {}),
+            options=d.get("options", {}),
+            config_files=d.get("config_files", {}),
             resource_changes=[ResourceChange.from_json(c) for c in d.get("resource_changes", [])],
             output_changes=[OutputChange(**{**o, "action": Action(o["action"])}) for o in d.get("output_changes", [])],
             drift=[DriftEntry(**x) for x in d.get("resource_drift", [])],

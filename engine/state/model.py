@@ -35,7 +35,7 @@ Rules:
   write whose lineage differs from the stored one or whose serial is older.
 * Sensitive values (attributes at ``sensitive_paths``, outputs with
   ``"sensitive": true``) are stored as salted digests
-  ``"sha256:<salt>:<hex>"`` (see ``engine.state.secrets``); serialising
+  ``"scrypt:<log2 N>:<r>:<p>:<salt>:<hex>"`` (see ``engine.state.secrets``); serialising
   (:meth:`State.to_json`) redacts any that are still plaintext, so no code
   path can write a secret.
 * Documents with an older ``format_version`` are upgraded on load

@@ -35,11 +35,11 @@ from contextlib import contextmanager
 from engine.state.backend import (
     DEFAULT_FOLD_EVERY, Backend, Journal, check_write, journal_header, orphan_warning, plan_replay,
 )
-from engine.state.errors import StateConflictError, StateCorruptError, StateError
+from engine.state.errors import LockError, StateConflictError, StateCorruptError, StateError
 from engine.state.lock import LockInfo, is_stale, lock_error, new_lock_info
 from engine.state.model import State
 
-__all__ = ["PgBackend", "PgJournal", "redact_conninfo", "advisory_key"]
+__all__ = ["PgBackend", "PgJournal", "redact_conninfo", "advisory_key", "settings_to_save", "same_settings"]
 
 ENV_CONN_STR = "TRAINFORM_PG_CONN_STR"
 
@@ -55,6 +55,37 @@ def redact_conninfo(text: str, password: str | None = None) -> str:
     if password:
         text = text.replace(password, "***")
     return text
+
+
+#: conninfo keys whose values are secrets: never written to .trainform/backend.json
+_SECRET_KEYS = ("password", "sslpassword")
+
+
+def settings_to_save(settings: dict | None) -> dict | None:
+    """Backend settings as ``.trainform/backend.json`` may keep them: no password in any form.
+
+    A pg ``conn_str`` is parsed with libpq's rules (psycopg's conninfo helpers:
+    key=value and URI forms, ``?password=`` in the query, quoting) and rebuilt
+    without ``password``/``sslpassword``; one that cannot be parsed is dropped
+    whole.  The password then comes from the configuration,
+    ``TRAINFORM_PG_CONN_STR``, ``PGPASSWORD`` or ``~/.pgpass`` at each command.
+    """
+    if not isinstance(settings, dict) or settings.get("type") != "pg" or not settings.get("conn_str"):
+        return settings
+    out = {k: v for k, v in settings.items() if k != "conn_str"}
+    try:
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = {k: v for k, v in conninfo_to_dict(str(settings["conn_str"])).items() if k not in _SECRET_KEYS}
+        out["conn_str"] = make_conninfo(**{k: str(v) for k, v in params.items()})
+    except Exception:  # noqa: BLE001 - psycopg missing or an invalid conn_str: keep nothing of it
+        return out
+    return out
+
+
+def same_settings(old: dict | None, new: dict | None) -> bool:
+    """Do two backend settings name the same backend (passwords aside)?"""
+    return settings_to_save(old) == settings_to_save(new)
 
 
 def _psycopg():
@@ -401,7 +432,10 @@ class PgBackend(Backend):
 
     def lock(self, operation: str, timeout: float = 0) -> LockInfo:
         deadline = time.monotonic() + max(timeout, 0)
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except StateError as e:  # wrong password, server down: a user-facing diagnostic, not a crash
+            raise LockError(str(e)) from None
         try:
             with self._errors("acquiring the state lock", conn=conn):
                 while not conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lkey,)).fetchone()[0]:

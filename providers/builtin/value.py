@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from engine.values import UNKNOWN, Unknown, contains_unknown
-from providers.base import (
+from engine.providers import UNKNOWN, Unknown, contains_unknown
+from engine.providers import (
     ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse,
     Provider, ReadRequest, ReadResponse, ResourceSchema, ImportRequest, ImportResponse, DELETE,
 )
@@ -50,7 +50,7 @@ class ValueProvider(Provider):
         reason = None
         if prior is not None:
             old_t, new_t = prior.get("triggers_replace"), cfg.get("triggers_replace")
-            if isinstance(new_t, Unknown) or contains_unknown(new_t) or old_t != new_t:
+            if isinstance(new_t, Unknown) or contains_unknown(new_t) or not _same(old_t, new_t):
                 replace.append(("triggers_replace",))
                 reason = "triggers_replace changed"
             else:
@@ -71,3 +71,19 @@ class ValueProvider(Provider):
 
     def import_(self, req: ImportRequest) -> ImportResponse:
         return ImportResponse(state={"input": None, "triggers_replace": None, "output": None, "id": req.id})
+
+
+def _same(old, new) -> bool:
+    """Prior == configured, where the prior holds a salted digest in place of each sensitive
+    value (the engine stores no secret): a digest matches the value it was made from."""
+    if old == new:
+        return True
+    if isinstance(old, str):
+        from engine.providers import secret_matches
+
+        return secret_matches(old, new)
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new))
+    return False

@@ -24,9 +24,9 @@ import os
 import re
 import shutil
 
-from engine.diagnostics import Diagnostics
-from engine.values import UNKNOWN, Unknown
-from providers.base import (
+from engine.providers import Diagnostics
+from engine.providers import UNKNOWN, Unknown
+from engine.providers import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, ImportRequest, ImportResponse, NestedBlock,
     PlanRequest, PlanResponse, Provider, ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
 )

@@ -20,9 +20,9 @@ import importlib.util
 import os
 import uuid
 
-from engine.diagnostics import Diagnostics
-from engine.values import UNKNOWN, Unknown
-from providers.base import (
+from engine.providers import Diagnostics
+from engine.providers import UNKNOWN, Unknown
+from engine.providers import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, NestedBlock, PlanRequest,
     PlanResponse, Provider, ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
 )

@@ -429,9 +429,9 @@ class RayCompute:
     """
 
     def validate(self, ctx, req):
-        from engine.diagnostics import Diagnostics
-        from engine.values import Unknown
-        from providers.base import ValidateResponse
+        from engine.providers import Diagnostics
+        from engine.providers import Unknown
+        from engine.providers import ValidateResponse
 
         d = Diagnostics()
         ok, why = ray_available()
@@ -453,8 +453,8 @@ class RayCompute:
         return ValidateResponse(d)
 
     def plan(self, ctx, req):
-        from engine.values import UNKNOWN
-        from providers.base import PlanResponse
+        from engine.providers import UNKNOWN
+        from engine.providers import PlanResponse
 
         if req.config is None:
             return PlanResponse(planned_state=None)
@@ -484,9 +484,9 @@ class RayCompute:
         return PlanResponse(planned_state=planned, requires_replace=replace, reason=reason, private=req.prior_private)
 
     def apply(self, ctx, req):
-        from engine.diagnostics import Diagnostics
-        from engine.values import Unknown
-        from providers.base import DELETE, ApplyResponse
+        from engine.providers import Diagnostics
+        from engine.providers import Unknown
+        from engine.providers import DELETE, ApplyResponse
 
         d = Diagnostics()
         if req.action == DELETE:
@@ -532,8 +532,8 @@ class RayCompute:
         return ApplyResponse(new_state=new, private=private, diagnostics=d)
 
     def read(self, ctx, req):
-        from engine.diagnostics import Diagnostics
-        from providers.base import ReadResponse
+        from engine.providers import Diagnostics
+        from engine.providers import ReadResponse
 
         st = req.state
         d = Diagnostics()

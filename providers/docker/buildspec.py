@@ -196,7 +196,9 @@ def _context_files(root: str) -> dict[str, str]:
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root)
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
-        dirnames.sort()
+        # trainform's own data (digest key, logs, plans) and state never go into an image
+        dirnames[:] = sorted(d for d in dirnames if d != ".trainform")
+        filenames = [f for f in filenames if not f.startswith("trainform.tfstate")]
         # prune ignored directories unless a negated rule could re-include something inside
         if not any(neg for _, neg in rules):
             dirnames[:] = [d for d in dirnames if not is_ignored(rel_dir + d, rules)]

@@ -19,9 +19,9 @@ __all__ = ["Credentials", "resolve", "usable"]
 
 def usable(secret) -> bool:
     """A real secret (not None, not unknown, not a state digest)."""
-    from engine.state import secrets
+    from engine.providers import is_secret_digest
 
-    return isinstance(secret, str) and not secrets.is_digest(secret)
+    return isinstance(secret, str) and not is_secret_digest(secret)
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,9 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 
-from engine.diagnostics import Diagnostics
-from engine.values import UNKNOWN, Unknown, contains_unknown
-from providers.base import (
+from engine.providers import Diagnostics
+from engine.providers import UNKNOWN, Unknown, contains_unknown
+from engine.providers import (
     DELETE, UPDATE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, NestedBlock, PlanRequest, PlanResponse,
     Provider, ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
 )
@@ -117,6 +117,33 @@ def env_name(address: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-") or "env"
 
 
+def _refuse_baked_secrets(sensitive_paths, d: Diagnostics) -> None:
+    """What an environment is built from ends up in the image (``docker history``, ``docker
+    inspect``, the registry) and in its content hash and tag: a sensitive value in env_vars,
+    build_args or any other image input is refused.  Only base_image_registry's credentials
+    (used for the pull, never stored) may be sensitive."""
+    seen = set()
+    for p in sensitive_paths or ():
+        names = [x for x in p if not isinstance(x, int)]  # blocks may arrive as one-element lists; list items
+        if not names or names[0] not in ("env_vars", "docker", "python") or "base_image_registry" in names:
+            continue
+        if names[0] == "env_vars":
+            where = "env_vars" + (f'["{names[1]}"]' if len(names) > 1 else "")
+        elif len(names) > 1 and names[1] == "build_args":
+            where = "docker.build_args" + (f'["{names[2]}"]' if len(names) > 2 else "")
+        else:
+            where = ".".join(names[:2])
+        if where in seen:
+            continue
+        seen.add(where)
+        d.error(f"Sensitive value in {where}",
+                f"{where} holds a sensitive value, but what an environment is built from (env_vars, build_args, the "
+                "Dockerfile, packages) is baked into the image: anyone who can pull it reads it with `docker history` "
+                "or `docker inspect`. Pass secrets at run time instead, in the run's env_vars (e.g. run \"train\" { env_vars = "
+                "{ API_TOKEN = var.token } }): they are given to the run's process only, never stored, and masked as *** "
+                "in its log.").attribute_path = tuple(names)
+
+
 def _single(v):
     if isinstance(v, list):
         return v[0] if v else None
@@ -167,6 +194,7 @@ class EnvironmentProvider(Provider):
                 d.error("Missing image source", "The docker block needs one of base_image, dockerfile or dockerfile_path.")
         elif docker is None and not python.get("user_managed_dependencies") and (python.get("pip_packages") or python.get("conda_file")):
             d.error("Packages need a docker block", "pip_packages and conda_file are installed into an image: add a docker block, or set python.user_managed_dependencies = true to use the host's Python as it is.")
+        _refuse_baked_secrets(req.sensitive_paths, d)
         return ValidateResponse(d)
 
     # ------------------------------------------------------------ prepare

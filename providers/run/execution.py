@@ -16,25 +16,19 @@ from typing import Callable, Iterator, Protocol
 
 from providers.run.records import RunPaths
 
-__all__ = ["AttemptSpec", "AttemptResult", "Execution", "Handle", "run_attempt", "split_lines", "log_filter", "save_log"]
+__all__ = ["AttemptResult", "AttemptSpec", "Execution", "Handle", "run_attempt", "save_log", "split_lines"]
 
 
-def log_filter(line: str) -> str:
-    """Every line of run output passes here before it is shown or saved (the one place
-    where output can be rewritten, e.g. to mask secrets)."""
-    return line
-
-
-def save_log(path: str, text: str) -> None:
-    """Write a whole log collected after the fact (a container's output, a process's
-    log file) through :func:`log_filter`."""
+def save_log(path: str, text: str, mask: Callable[[str], str] | None = None) -> None:
+    """Write a whole log collected after the fact (a container's output), through the
+    run's masker when the sensitive values are at hand."""
     import os
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         for line in text.splitlines():
-            f.write(log_filter(line) + "\n")
+            f.write((mask(line) if mask is not None else line) + "\n")
     os.replace(tmp, path)
 
 
@@ -51,6 +45,9 @@ class AttemptSpec:
     image: str | None = None
     registry_auth: dict | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``str -> str`` applied to every output line before it is shown or saved
+    #: (providers.run.masking.Masker: sensitive values become ***); None: as is
+    mask: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -102,6 +99,7 @@ def run_attempt(handle: Handle, spec: AttemptSpec, on_line: Callable[[str], None
                 abort: Callable[[], bool], started: float, poll: float = 0.1) -> AttemptResult:
     """Follow a started attempt to its end; the log is written to ``spec.paths.log(attempt)``."""
     log_path = spec.paths.log(spec.attempt)
+    mask = spec.mask
     done = threading.Event()
     writes = getattr(handle, "writes_log", True)  # False: the process writes the log file itself
 
@@ -109,7 +107,8 @@ def run_attempt(handle: Handle, spec: AttemptSpec, on_line: Callable[[str], None
         try:
             with open(log_path if writes else os.devnull, "w" if getattr(handle, "adopted", False) else "a", encoding="utf-8") as log:
                 for line in handle.lines():
-                    line = log_filter(line)
+                    if mask is not None:
+                        line = mask(line)
                     log.write(line + "\n")
                     log.flush()
                     try:

@@ -18,21 +18,30 @@ A pid is trusted only if ``/proc/PID/environ`` carries the run's
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 from providers.run.execution import AttemptSpec, Execution, split_lines
 
 __all__ = ["ProcessExecutor", "TailHandle", "prepare_workdir"]
 
+_PID = 'echo $$ >"$TRAINFORM_PID_FILE.tmp" && mv "$TRAINFORM_PID_FILE.tmp" "$TRAINFORM_PID_FILE" || exit 125; '
 _WRAPPER = (
-    'trap "true" TERM INT; '
-    'echo $$ >"$TRAINFORM_PID_FILE.tmp" && mv "$TRAINFORM_PID_FILE.tmp" "$TRAINFORM_PID_FILE" || exit 125; '
-    '"$@" >>"$TRAINFORM_LOG_FILE" 2>&1 </dev/null; code=$?; '
+    'trap "true" TERM INT; ' + _PID
+    + '"$@" >>"$TRAINFORM_LOG_FILE" 2>&1 </dev/null; code=$?; '
     'echo $code >"$TRAINFORM_EXIT_FILE.tmp"; mv "$TRAINFORM_EXIT_FILE.tmp" "$TRAINFORM_EXIT_FILE"'
+)
+#: with sensitive values: the output goes through providers/run/masking.py run as a filter
+_WRAPPER_MASKED = (
+    'trap "true" TERM INT; ' + _PID
+    + '( unset TRAINFORM_MASK_SECRETS; "$@" 2>&1 </dev/null; echo $? >"$TRAINFORM_EXIT_FILE.tmp" ) '
+    '| "$TRAINFORM_MASK_PYTHON" -I "$TRAINFORM_MASK_FILTER" >>"$TRAINFORM_LOG_FILE"; '
+    'mv "$TRAINFORM_EXIT_FILE.tmp" "$TRAINFORM_EXIT_FILE"'
 )
 
 
@@ -41,11 +50,18 @@ def prepare_workdir(spec: AttemptSpec) -> str:
     if os.path.isdir(work):
         shutil.rmtree(work)  # a retry starts from the pristine snapshot
     shutil.copytree(spec.snapshot_dir, work, symlinks=True, ignore=shutil.ignore_patterns("outputs"))
-    os.chmod(work, 0o755)
+    os.chmod(work, 0o700)  # trainform's own directory; the files inside keep the snapshot's (source) modes
     link = os.path.join(work, "outputs")
     if not os.path.lexists(link):
         os.symlink(spec.paths.outputs, link)
     return work
+
+
+def _user_umask() -> int:
+    """The user's umask for the run's process (trainform itself runs with 077)."""
+    from engine.providers import user_umask
+
+    return user_umask()
 
 
 def _read_int(path: str) -> int | None:
@@ -176,8 +192,18 @@ class ProcessExecutor:
         os.makedirs(spec.paths.logs, exist_ok=True)
         env = dict(spec.env, TRAINFORM_LOG_FILE=spec.paths.log(spec.attempt), TRAINFORM_EXIT_FILE=spec.paths.exit_file_n(spec.attempt),
                    TRAINFORM_PID_FILE=spec.paths.pid_file(spec.attempt))
-        proc = subprocess.Popen(["sh", "-c", _WRAPPER, "sh", *spec.argv], cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        script = _WRAPPER
+        secrets = getattr(spec.mask, "secrets", None)
+        if secrets:
+            # trainform may be gone when the run ends: its output goes through the masking filter, which
+            # gets the values in its environment (the run itself does not inherit them)
+            from providers.run import masking
+
+            env.update({masking.ENV_SECRETS: json.dumps(secrets), "TRAINFORM_MASK_PYTHON": sys.executable,
+                        "TRAINFORM_MASK_FILTER": os.path.abspath(masking.__file__)})
+            script = _WRAPPER_MASKED
+        proc = subprocess.Popen(["sh", "-c", script, "sh", *spec.argv], cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, umask=_user_umask())
         return TailHandle(proc.pid, spec.run_id, spec.paths, spec.attempt, proc)
 
     def attach(self, ident: str | None, run_id: str, paths, attempt: int) -> TailHandle | None:

@@ -29,8 +29,7 @@ import shutil
 import threading
 import time
 
-from engine.diagnostics import Diagnostics
-from providers.base import ApplyResponse, ReadRequest, ReadResponse
+from engine.providers import ApplyResponse, Diagnostics, ReadRequest, ReadResponse
 from providers.run.records import (
     ACTIVE,
     TERMINAL,
@@ -95,8 +94,6 @@ class Lifecycle:
                 with self._active_lock:
                     self._active.pop(spec.run_id, None)
                 handle.cleanup()
-            if executor.mode == "process":
-                _refilter(paths.log(attempt))
             record["attempts"][-1].update(ended_at=now_iso(result.ended), exit_code=result.exit_code, status=result.status)
             if result.status != "failed":
                 break
@@ -184,8 +181,11 @@ class Lifecycle:
         ident = private.get("ident") or record.get("ident") or st.get("container_id")
         ex = self._inspect(executor, ident, st.get("id"), paths, attempt)
         timeout_s = parse_duration(st["timeout"]) if st.get("timeout") else None
+        from providers.run.provider import _masker
+
+        mask = _masker(req.config or {}, req.sensitive_paths)
         if ex.kind != "running":
-            new = self._collect(executor, mode, st, record, paths, ex, attempt)
+            new = self._collect(executor, mode, st, record, paths, ex, attempt, mask)
             if new["status"] != "succeeded":
                 from providers.run.provider import _failure_detail
 
@@ -196,7 +196,7 @@ class Lifecycle:
             d.error("Cannot follow the run", f"{req.address}'s execution {ident} is running but cannot be followed; run trainform refresh later to collect it.")
             return ApplyResponse(new_state=st, private=private, diagnostics=d)
         self.ctx.progress(req.address, f"Adopting execution {st.get('id')} left running by an interrupted apply ({executor.mode} {str(ex.ident or ident)[:12]})")
-        spec = AttemptSpec(run_id=st["id"], address=req.address, argv=[], env={}, snapshot_dir="", paths=paths, attempt=attempt)
+        spec = AttemptSpec(run_id=st["id"], address=req.address, argv=[], env={}, snapshot_dir="", paths=paths, attempt=attempt, mask=mask)
         return self._run_attempts(executor, spec, st, record, private, paths, timeout_s, 0, d,
                                   adopt=(handle, ex.started or parse_iso(st.get("started_at")), attempt))
 
@@ -239,9 +239,10 @@ class Lifecycle:
             ex.kind, ex.ended = "timed_out", time.time()
         return ReadResponse(new_state=self._collect(executor, mode, st, record, paths, ex, attempt), private=req.private)
 
-    def _collect(self, executor, mode, st, record, paths, ex, attempt) -> dict:
+    def _collect(self, executor, mode, st, record, paths, ex, attempt, mask=None) -> dict:
         """The result of an execution trainform did not follow to its end.  Only when
-        ``ctx.persisting``: keep it in the record, save the log, remove the container."""
+        ``ctx.persisting``: keep it in the record, save the log (masked when the sensitive
+        values are at hand: in apply, not in refresh), remove the container."""
         from providers.run.execution import save_log
         from providers.run.metrics import read_last_values
 
@@ -260,10 +261,8 @@ class Lifecycle:
                    duration_seconds=round(max(0.0, ended - started), 3) if started else None,
                    metrics=read_last_values(paths.metrics), log_path=paths.log(attempt))
         if self.ctx.persisting:
-            if ex.logs is not None:
-                save_log(paths.log(attempt), ex.logs)
-            elif mode == "process":
-                _refilter(paths.log(attempt))
+            if ex.logs is not None:  # (process mode: the log was written, masked, by the run's own filter)
+                save_log(paths.log(attempt), ex.logs, mask)
             if mode == "docker" and (ex.ident or record.get("ident")):
                 executor.remove(ex.ident or record.get("ident"))
             record.update(status=status, exit_code=ex.exit_code, started_at=new["started_at"], ended_at=new["ended_at"],
@@ -363,15 +362,3 @@ def _from_record(st: dict, record: dict) -> dict:
         if k in record:
             new[k] = record[k]
     return new
-
-
-def _refilter(path: str) -> None:
-    """A log the process wrote itself passes through the log filter once it is complete."""
-    from providers.run.execution import save_log
-
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return
-    save_log(path, text)

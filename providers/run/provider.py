@@ -34,9 +34,9 @@ import shutil
 import sys
 import threading
 
-from engine.diagnostics import Diagnostics
-from engine.values import UNKNOWN, Unknown, contains_unknown
-from providers.base import (
+from engine.providers import Diagnostics
+from engine.providers import UNKNOWN, Unknown, contains_unknown
+from engine.providers import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
     ResourceSchema, ValidateRequest, ValidateResponse,
 )
@@ -76,6 +76,11 @@ def _argstr(v) -> str:
     return str(v)
 
 
+#: identity part -> the configuration attributes it is computed from
+_PART_SOURCES = {"command": ("command", "script"), "arguments": ("arguments",), "env_vars": ("env_vars",),
+                 "environment": ("environment",), "gpus": ("gpus",), "instance_count": ("instance_count",)}
+
+
 def _digest(v) -> str:
     return hashlib.sha256(json.dumps(v, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -95,6 +100,7 @@ class _Inputs:
         self.snapshot = None
         self.parts: dict = {}
         self.unknown = False
+        self.key_id: str | None = None  # set when a part covers a sensitive value (keyed digest)
 
 
 class RunProvider(TrackingMixin, Lifecycle, Provider):
@@ -173,6 +179,7 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         a = c.get("arguments")
         if a is not None and not isinstance(a, (list, Unknown)):
             d.error("Invalid arguments", "arguments must be a list, like [\"--epochs\", 3].")
+        self._warn_sensitive(c, req.sensitive_paths, d)
         return ValidateResponse(d)
 
     # ------------------------------------------------------------ lookups
@@ -211,7 +218,7 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
     def _docker_mode(env: dict | None) -> bool:
         return isinstance(env, dict) and isinstance(env.get("docker"), dict)
 
-    def _resolve(self, cfg: dict, d: Diagnostics) -> _Inputs:
+    def _resolve(self, cfg: dict, d: Diagnostics, sensitive_paths=()) -> _Inputs:
         from providers.run.snapshot import SnapshotError, scan
 
         r = _Inputs()
@@ -268,12 +275,30 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             "instance_count": cfg.get("instance_count") or 1,
         }
         r.unknown = r.unknown or any(contains_unknown(v) for v in r.parts.values())
+        self._key_sensitive_parts(r, sensitive_paths, d)
         return r
+
+    def _key_sensitive_parts(self, r: _Inputs, sensitive_paths, d: Diagnostics) -> None:
+        """Replace each identity part that covers a sensitive value by its keyed digest, so
+        neither input_hash nor the per-input digests can confirm a guess offline."""
+        from providers.digests import key_id, keyed, load_key
+
+        touched = {str(p[0]) for p in sensitive_paths if p}
+        keyed_parts = [k for k, names in _PART_SOURCES.items() if touched & set(names) and not contains_unknown(r.parts.get(k))]
+        if not keyed_parts:
+            return
+        try:
+            key = load_key(self.ctx.data_dir)
+        except OSError as e:
+            d.error("Cannot read or create the digest key",
+                    f"The run's inputs include sensitive values, whose digests are keyed with {self.ctx.data_dir}/secret.key: {e}.")
+            return
+        for k in keyed_parts:
+            r.parts[k] = keyed(r.parts[k], key)
+        r.key_id = key_id(key)
 
     def _check_compute(self, cfg: dict, compute: dict, d: Diagnostics) -> None:
         if compute.get("type") == "ray":
-            import importlib.util
-
             from providers.compute.ray_cluster import ray_available
 
             ok, why = ray_available()
@@ -295,12 +320,14 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             return PlanResponse(planned_state=None)
         d = Diagnostics()
         cfg = req.config
-        r = self._resolve(cfg, d)
+        r = self._resolve(cfg, d, req.sensitive_paths)
         if d.has_errors:
             return PlanResponse(None, diagnostics=d)
         input_hash = UNKNOWN if r.unknown else _input_hash(r.parts)
         digests = {k: (None if contains_unknown(v) else _digest(v)) for k, v in r.parts.items()}
         private = {"inputs": digests}
+        if r.key_id:
+            private["key_id"] = r.key_id
         planned = self._config_part(cfg)
         prior = req.prior_state
         if prior is None:
@@ -336,8 +363,26 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             planned["snapshot_hash"] = r.parts["snapshot"]
         else:
             private = dict(req.prior_private or {}, inputs=digests)
+            if r.key_id:
+                private["key_id"] = r.key_id
         return PlanResponse(planned_state=planned, requires_replace=replace, reason=", ".join(dict.fromkeys(reasons)) or None,
                             private=private, diagnostics=d)
+
+    @staticmethod
+    def _warn_sensitive(cfg: dict, sensitive_paths, d: Diagnostics) -> None:
+        """Sensitive arguments are visible to every local user (``ps``); detached output is not masked."""
+        tops = {str(p[0]) for p in sensitive_paths if p}
+        if tops & {"arguments", "command", "script"}:
+            first = next(tuple(p) for p in sensitive_paths if p and str(p[0]) in ("arguments", "command", "script"))
+            d.warning("Sensitive value in the run's command line",
+                      "arguments (or command/script) hold a sensitive value: a process's command line is visible to every "
+                      "local user (ps, /proc/*/cmdline) and in `docker inspect`. Pass secrets in the run's env_vars instead, "
+                      'e.g. env_vars = { API_TOKEN = var.token }, and read them with os.environ["API_TOKEN"].').attribute_path = first
+        if tops and cfg.get("wait") is False:
+            d.warning("Output of a detached run may not be masked",
+                      "This run has sensitive inputs and wait = false: in a Docker or Ray environment its output is collected "
+                      "later, when the sensitive values are not at hand, and saved unmasked (process-mode runs are masked). "
+                      "Set wait = true to have sensitive values masked as *** in its log.")
 
     def _config_part(self, cfg: dict) -> dict:
         out = {k: cfg.get(k) for k, a in self._SCHEMA.block.attributes.items() if not a.read_only}
@@ -347,10 +392,16 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
 
     def _why(self, r: _Inputs, prior_private: dict, prior: dict) -> list[str]:
         """Human reasons for a changed input_hash."""
+        from providers.digests import is_keyed
         from providers.run.snapshot import diff_manifests, load_manifest
 
         old = prior_private.get("inputs") or {}
         out: list[str] = []
+        new_key = bool(r.key_id) and prior_private.get("key_id") != r.key_id
+        if new_key:
+            out.append("inputs that cover sensitive values cannot be compared: the digest key .trainform/secret.key "
+                       "is not the one the last run used (a fresh clone or another machine? copy the key file, or set "
+                       "TRAINFORM_DIGEST_KEY, to share it)")
         names = {"command": "script" if prior.get("script") is not None else "command", "arguments": "arguments", "env_vars": "env_vars",
                  "environment": "environment image" if (self._docker_mode(r.environment) or prior_private.get("mode") == "docker") else "environment", "gpus": "gpus"}
         for key in ("snapshot", "command", "arguments", "env_vars", "environment", "gpus"):
@@ -374,6 +425,8 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
                         continue
                 out.append("source files changed")
                 continue
+            if new_key and is_keyed(v):
+                continue  # already explained by the new key
             if key in old and old[key] != _digest(v):
                 out.append(f"{names[key]} changed")
         if not out:
@@ -418,7 +471,7 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         d = Diagnostics()
         cfg = req.config
         addr = req.address
-        r = self._resolve(cfg, d)
+        r = self._resolve(cfg, d, req.sensitive_paths)
         if d.has_errors:
             return ApplyResponse(None, diagnostics=d)
         if r.unknown or not isinstance(r.artifact_root, str):
@@ -439,10 +492,13 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         state.update(id=run_id, status="queued", exit_code=None, started_at=None, ended_at=None, duration_seconds=None,
                      attempts=0, metrics={}, log_path=paths.log(1), outputs_path=paths.outputs, container_id=None)
         private = {"inputs": {k: _digest(v) for k, v in r.parts.items()}, "run_dir": paths.root, "mode": "docker" if docker else "process"}
+        if r.key_id:
+            private["key_id"] = r.key_id
         env = r.environment if isinstance(r.environment, dict) else {}
+        safe_args = _safe_arguments(state.get("arguments") or [], req.sensitive_paths)
         record = {"run_id": run_id, "address": addr, "experiment": cfg.get("experiment"), "mode": private["mode"], "status": "queued",
                   "created_at": now_iso(), "attempts": [], "input_hash": state["input_hash"], "snapshot_hash": state["snapshot_hash"],
-                  "arguments": state.get("arguments") or [], "workspace": cfg.get("workspace"), "wait": cfg.get("wait") is not False,
+                  "arguments": safe_args, "workspace": cfg.get("workspace"), "wait": cfg.get("wait") is not False,
                   "image": self._image(env) if docker else None, "image_digest": env.get("image_digest") if docker else None,
                   "gpus": cfg.get("gpus") or 0}
         write_record(paths.record, record)
@@ -464,7 +520,8 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             return ApplyResponse(None, diagnostics=d)
         spec = AttemptSpec(run_id=run_id, address=addr, argv=self._argv(cfg, r), env=self._env(cfg, r, run_id, docker, paths),
                            snapshot_dir=snap_dir, paths=paths, image=self._image(r.environment) if docker else None,
-                           registry_auth=self._auth(r.workspace, r.environment) if docker else None)
+                           registry_auth=self._auth(r.workspace, r.environment) if docker else None,
+                           mask=_masker(cfg, req.sensitive_paths))
         # the pool: queue while full (Ray queues jobs itself)
         if on_ray:
             pool = _RayQueue()
@@ -498,7 +555,7 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         timeout_s = parse_duration(cfg["timeout"]) if cfg.get("timeout") else None
         if not on_ray:
             self._sweep(executor, addr, os.path.dirname(paths.root), run_id)
-        self._track_start(cfg, r.workspace, state, record, spec, docker or on_ray)  # containers/Ray jobs reach only a server URI
+        self._track_start(dict(cfg, arguments=safe_args), r.workspace, state, record, spec, docker or on_ray)  # containers/Ray jobs reach only a server URI
         private["mlflow_run_id"] = record.get("mlflow_run_id")
         if cfg.get("wait") is False:
             resp = self._run_attempts(executor, spec, state, record, private, paths, timeout_s, 0, d, detached=True, lease=lease)
@@ -569,6 +626,27 @@ class _RayQueue:
 
     def acquire(self, gpus, abort=None, on_wait=None):
         return _RayLease()
+
+
+def _safe_arguments(args: list, sensitive_paths) -> list:
+    """The arguments as history and MLflow may keep them: sensitive ones as "(sensitive)"."""
+    whole = any(tuple(p) == ("arguments",) for p in sensitive_paths or ())
+    hidden = {p[1] for p in sensitive_paths or () if len(p) > 1 and p[0] == "arguments"}
+    return ["(sensitive)" if whole or i in hidden else a for i, a in enumerate(args)]
+
+
+def _masker(cfg: dict, sensitive_paths):
+    """The run's log masker: every sensitive configured value (None when there is none)."""
+    from engine.providers import get_path
+    from providers.run.masking import Masker
+
+    values = []
+    for p in sensitive_paths or ():
+        v = get_path(cfg, tuple(p))
+        if v is not None and not isinstance(v, Unknown):
+            values.append(v)
+    m = Masker.for_values(values)
+    return m if m else None
 
 
 def _interp(env) -> str | None:

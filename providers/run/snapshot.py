@@ -164,7 +164,8 @@ def scan(source_dir: str, cache_dir: str | None = None) -> Snapshot:
             except OSError as e:
                 raise SnapshotError(f"cannot read {entry.path}: {e.strerror}") from e
             cache.put(rel, st, sha)
-        mode = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
+        # 0644/0755 as git does, never more than the source allows (a 0600 file stays 0600)
+        mode = (0o755 if st.st_mode & stat.S_IXUSR else 0o644) & st.st_mode
         files[rel] = FileEntry(sha, st.st_size, mode)
     try:
         cache.save(set(files))

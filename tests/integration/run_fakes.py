@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from engine.values import UNKNOWN, Unknown
-from providers.base import (
+from engine.providers import (
     DELETE, ApplyResponse, Attribute, BlockSchema, NestedBlock, PlanResponse, Provider, ReadResponse, ResourceSchema,
 )
 

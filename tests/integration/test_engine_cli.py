@@ -313,8 +313,20 @@ def test_graph_dot(wd):
     r = wd.run("graph", check=True)
     assert r.out.startswith('digraph')
     assert '"value.b" -> "value.a"' in r.out
+    # apply graph of a fresh plan: an instance node per change, before its block's expand node
+    r = wd.run("graph", "-type=apply", check=True)
+    assert '"value.b" -> "value.a (expand)"' in r.out and '"value.a (expand)" -> "value.a"' in r.out
+    assert "(destroy)" not in r.out
+    wd.apply()
+    # destroy graph: dependents are deleted first (value.a's deletion waits for value.b's)
     r = wd.run("graph", "-type=destroy", check=True)
-    assert '"value.a" -> "value.b"' in r.out
+    assert '"value.a (destroy)" -> "value.b (destroy)"' in r.out
+    assert '"value.b (destroy)" -> "value.a (destroy)"' not in r.out
+    # a replacement with create_before_destroy: the old object goes after the new one exists
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\nvalue "b" {\n  input = value.a.output\n  triggers_replace = 2\n  lifecycle {\n    create_before_destroy = true\n  }\n}\n')
+    wd.run("plan", "-out=p", check=True)
+    r = wd.run("graph", "-plan=p", check=True)
+    assert '"value.b (destroy)" -> "value.b"' in r.out
     import shutil
 
     if shutil.which("dot"):

@@ -85,7 +85,7 @@ class _Ctx:
     """A ProviderContext for calling RayCompute directly."""
 
     def __new__(cls, data_dir):
-        from providers.base import ProviderContext
+        from engine.providers import ProviderContext
 
         return ProviderContext(working_dir=str(data_dir), data_dir=str(data_dir))
 
@@ -98,7 +98,7 @@ def _compute_cfg(address=None, **kw):
 
 
 def _create(rc, ctx, cfg, address="compute.cluster"):
-    from providers.base import CREATE, ApplyRequest, PlanRequest
+    from engine.providers import CREATE, ApplyRequest, PlanRequest
 
     plan = rc.plan(ctx, PlanRequest(address, None, cfg))
     assert not plan.diagnostics.has_errors
@@ -268,7 +268,7 @@ def test_two_rank_allreduce(ray_head, tmp_path):
 
 
 def test_existing_cluster_mode(ray_head, tmp_path):
-    from providers.base import DELETE, ApplyRequest, ReadRequest
+    from engine.providers import DELETE, ApplyRequest, ReadRequest
     from providers.compute.ray_cluster import RayCompute, check_cluster
 
     rc, ctx = RayCompute(), _Ctx(tmp_path)
@@ -292,7 +292,7 @@ def test_owned_head_lifecycle_and_head_killed_mid_run(tmp_path):
     """apply starts a head; a run on it fails clearly when the head dies; refresh
     reads the dead head as gone; the next apply starts it again; destroy stops it."""
     require_ray()
-    from providers.base import DELETE, ApplyRequest, ReadRequest
+    from engine.providers import DELETE, ApplyRequest, ReadRequest
     from providers.compute.ray_cluster import RayCompute, check_cluster, head_alive
     from providers.run.executor_ray import RayExecutor
 

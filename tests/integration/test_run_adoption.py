@@ -344,7 +344,7 @@ def _named_but_not_started(tmp_path, mode):
 
 
 def test_an_execution_created_but_never_started_is_removed_and_run_again(tmp_path, mode):
-    from providers.base import ReadRequest
+    from engine.providers import ReadRequest
     from providers.run.provider import RunProvider
     from providers.run.records import read_record
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.values import UNKNOWN, Unknown
-from providers.base import PlanRequest, ProviderContext, ValidateRequest
+from engine.providers import PlanRequest, ProviderContext, ValidateRequest
 from providers.docker.environment import EnvironmentProvider, _Prepared, env_name
 from providers.docker.credentials import Credentials, resolve, usable
 

@@ -13,7 +13,7 @@ from engine.state.secrets import digest, is_digest, matches, redact
 
 def test_digest_format_and_match():
     d = digest("hunter2")
-    assert is_digest(d) and d.startswith("sha256:")
+    assert is_digest(d) and d.startswith("scrypt:14:8:1:")
     assert matches(d, "hunter2") and not matches(d, "hunter3")
     assert digest("x", "ab12") == digest("x", "ab12") and digest("x") != digest("x")
 

@@ -15,14 +15,37 @@ does what cty's function layer does before the implementation runs:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from engine.config.types import DYNAMIC, ConversionError, Type, convert
-from engine.values import TList, TMap, TSet, Sensitive, Unknown, UNKNOWN, contains_unknown, contains_sensitive
+from engine.values import (
+    UNKNOWN,
+    Sensitive,
+    TList,
+    TMap,
+    TSet,
+    Unknown,
+    contains_sensitive,
+    contains_unknown,
+)
 
-__all__ = ["Param", "Function", "FunctionError", "CallContext", "FUNCTIONS", "register", "deep_unmark"]
+__all__ = [
+    "FUNCTIONS",
+    "REDACTED",
+    "CallContext",
+    "Function",
+    "FunctionError",
+    "Param",
+    "deep_unmark",
+    "redact_message",
+    "register",
+    "sensitive_leaves",
+]
 
 
 class FunctionError(Exception):
@@ -34,10 +57,13 @@ class FunctionError(Exception):
     :meth:`summary_detail` gives both texts.
     """
 
-    def __init__(self, message: str, arg_index: int | None = None) -> None:
+    def __init__(self, message: str, arg_index: int | None = None, *, sensitive_message: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.arg_index = arg_index
+        # Terraform's own wording for when the argument was sensitive (e.g. tonumber's
+        # "cannot convert this sensitive string to number"); otherwise :func:`redact_message` applies.
+        self.sensitive_message = sensitive_message
         self.param_name: str | None = None
         self.function_name: str | None = None
 
@@ -87,6 +113,81 @@ def deep_unmark(v: Any) -> Any:
     return v
 
 
+# ------------------------------------------------------------------ error redaction
+#
+# One mechanism for every function: when a call had a sensitive argument, its
+# error message is scrubbed of every form of every sensitive value it was given
+# (Terraform redacts some functions one by one and still echoes others, e.g.
+# parseint, lookup, cidrhost).  A quoted token that contains a secret becomes
+# "(sensitive value)" as a whole (so `no file exists at "/dir/<secret>"` reads
+# `no file exists at (sensitive value)`, like Terraform), then bare copies go.
+
+REDACTED = "(sensitive value)"
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')
+
+
+def sensitive_leaves(v: Any, inside: bool = False, out: list | None = None) -> list:
+    """Every scalar (and map key) under a Sensitive mark in ``v``."""
+    out = [] if out is None else out
+    if isinstance(v, Sensitive):
+        return sensitive_leaves(v.value, True, out)
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if inside:
+                out.append(k)
+            sensitive_leaves(x, inside, out)
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            sensitive_leaves(x, inside, out)
+    elif inside and v is not None and not isinstance(v, (bool, Unknown)):
+        out.append(v)
+    return out
+
+
+def _forms(v: Any) -> set[str]:
+    """The ways a secret may be printed inside a message."""
+    import json
+
+    if isinstance(v, str):
+        forms = {v, json.dumps(v, ensure_ascii=False)[1:-1], repr(v)[1:-1]}
+    else:
+        from engine.config.types import format_number
+
+        forms = {str(v)}
+        with contextlib.suppress(Exception):  # only a printing variant
+            forms.add(format_number(v))
+    return {f for f in forms if f}
+
+
+def _contains(text: str, form: str) -> bool:
+    if len(form) >= 3:
+        return form in text
+    # short secrets: only whole words, so "8" does not match inside "28"
+    return re.search(r"(?<![\w.])" + re.escape(form) + r"(?![\w.])", text) is not None
+
+
+def redact_message(message: str, secrets: list) -> str:
+    """``message`` with every printed form of ``secrets`` replaced by "(sensitive value)"."""
+    forms = set()
+    for v in secrets:
+        forms |= _forms(v)
+    if not forms:
+        return message
+    ordered = sorted(forms, key=len, reverse=True)
+
+    def quoted(m: re.Match) -> str:
+        token = m.group(0)
+        return REDACTED if any(_contains(token, f) for f in ordered) else token
+
+    message = _QUOTED.sub(quoted, message)
+    for f in ordered:
+        if len(f) >= 3:
+            message = message.replace(f, REDACTED)
+        else:
+            message = re.sub(r"(?<![\w.])" + re.escape(f) + r"(?![\w.])", REDACTED, message)
+    return message
+
+
 @dataclass
 class Function:
     name: str
@@ -113,17 +214,18 @@ class Function:
             e = FunctionError(err)
             e.function_name = self.name
             raise e
+        secrets: list = []
         try:
             sensitive = False
             if not self.handles_marks and any(contains_sensitive(a) for a in args):
                 sensitive = True
+                secrets = sensitive_leaves(args)
                 args = [deep_unmark(a) for a in args]
             conv = []
             for i, a in enumerate(args):
                 p = self.params[i] if i < len(self.params) else self.variadic
-                if isinstance(a, Unknown) or (not p.allow_unknown and contains_unknown(a)):
-                    if not p.allow_unknown:
-                        return UNKNOWN
+                if not p.allow_unknown and contains_unknown(a):
+                    return UNKNOWN
                 if a is None and not p.allow_null:
                     raise FunctionError("argument must not be null", i)
                 try:
@@ -142,6 +244,12 @@ class Function:
             if fe.arg_index is not None:
                 p = self.params[fe.arg_index] if fe.arg_index < len(self.params) else self.variadic
                 fe.param_name = p.name if p else None
+            if secrets:
+                fe.message = fe.sensitive_message or redact_message(fe.message, secrets)
+            raise
+        except ConversionError as ce:
+            if secrets:
+                ce.message, ce.path = redact_message(ce.full_message(), secrets), ()
             raise
 
 

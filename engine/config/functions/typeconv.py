@@ -3,9 +3,19 @@ plus the mark functions sensitive / nonsensitive / issensitive."""
 
 from __future__ import annotations
 
-from engine.config.functions._base import FunctionError, Param, register, deep_unmark
+from engine.config.functions._base import FunctionError, Param, deep_unmark, register
 from engine.config.types import (
-    BOOL, DYNAMIC, NUMBER, STRING, ConversionError, List, Map, Set, convert, friendly_name, type_of,
+    BOOL,
+    DYNAMIC,
+    NUMBER,
+    STRING,
+    ConversionError,
+    List,
+    Map,
+    Set,
+    convert,
+    friendly_name,
+    type_of,
 )
 from engine.values import Sensitive, contains_sensitive
 
@@ -25,7 +35,8 @@ def _tostring(v):
     try:
         return convert(v, STRING)
     except ConversionError:
-        raise FunctionError(f"cannot convert {_kind(v)} to string", 0) from None
+        raise FunctionError(f"cannot convert {_kind(v)} to string", 0,
+                            sensitive_message=f"cannot convert this sensitive {_kind(v)} to string") from None
 
 
 @register("tonumber", [Param("v", DYNAMIC, allow_null=True)])
@@ -37,8 +48,10 @@ def _tonumber(v):
     except ConversionError:
         if isinstance(v, str):
             raise FunctionError(f'cannot convert "{v}" to number; given string must be a decimal '
-                                "representation of a number", 0) from None
-        raise FunctionError(f"cannot convert {_kind(v)} to number", 0) from None
+                                "representation of a number", 0,
+                                sensitive_message="cannot convert this sensitive string to number") from None
+        raise FunctionError(f"cannot convert {_kind(v)} to number", 0,
+                            sensitive_message=f"cannot convert this sensitive {_kind(v)} to number") from None
 
 
 @register("tobool", [Param("v", DYNAMIC, allow_null=True)])
@@ -50,8 +63,10 @@ def _tobool(v):
     except ConversionError:
         if isinstance(v, str):
             raise FunctionError(f'cannot convert "{v}" to bool; only the strings "true" or "false" '
-                                "are allowed", 0) from None
-        raise FunctionError(f"cannot convert {_kind(v)} to bool", 0) from None
+                                "are allowed", 0,
+                                sensitive_message="cannot convert this sensitive string to bool") from None
+        raise FunctionError(f"cannot convert {_kind(v)} to bool", 0,
+                            sensitive_message=f"cannot convert this sensitive {_kind(v)} to bool") from None
 
 
 def _coll(v, t, what):

@@ -1,5 +1,8 @@
 """``trainform logs ADDR|RUN_ID [-f]`` and ``trainform runs``: look at training runs.
 
+These commands belong to the run provider package; the engine finds them through
+the ``trainform.commands`` entry points (engine.providers.registry).
+
 Both read without planning or locking: the state names the current
 execution of each run and the workspaces' artifact roots, whose run records
 (providers/run/history.py) are the history of every execution.  ``logs -f`` follows a run
@@ -16,15 +19,12 @@ import time
 
 import click
 
-from engine.cli.common import color_flag, fail, get_backend_or_exit, no_color, read_state_or_exit
-from engine.diagnostics import Diagnostics
+from engine.providers import Diagnostics
+from engine.providers.cli import color_flag, fail, no_color, read_state
 
 
 def _state():
-    from engine.cli.core import _maybe_config
-
-    backend = get_backend_or_exit(_maybe_config())
-    return read_state_or_exit(backend)
+    return read_state()
 
 
 def _find_run(state, address: str):

@@ -2,7 +2,10 @@
 
 The built-in types are also known without installed metadata, so a source
 checkout works before ``pip install``.  Provider modules are imported only
-when a configuration uses their type.
+when a configuration uses their type.  The engine reaches providers only
+through here: :func:`new_provider` makes a fresh instance for each operation
+(a session), so no provider state leaks from one command or test to the next;
+:func:`schema_of` answers schema questions (static per type) without one.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ BUILTIN = {
     "run": "providers.run.provider:RunProvider",
 }
 
+
+# verb -> ("module:click_command", one-line help): commands of the provider packages
+# shipped with trainform; third-party packages add theirs in "trainform.commands"
+BUILTIN_COMMANDS = {
+    "logs": ("providers.run.cli:logs_cmd", "Print or follow a run's log"),
+    "runs": ("providers.run.cli:runs_cmd", "List training runs with status and metrics"),
+}
 
 _TYPES: dict[str, str] | None = None
 _SCANNED = False
@@ -69,7 +79,8 @@ def all_resource_types() -> dict[str, str]:
     return types
 
 
-_instances: dict[str, object] = {}
+_classes: dict[str, type] = {}
+_schemas: dict[str, object] = {}
 
 
 class ProviderUnavailable(Exception):
@@ -89,10 +100,11 @@ class ProviderUnavailable(Exception):
         super().__init__(f'The provider for resource type "{type_name}" ({spec}) could not be loaded: {cause}.{hint}')
 
 
-def get_provider(type_name: str):
-    """A configured-once provider instance for a resource type (None if unknown)."""
-    if type_name in _instances:
-        return _instances[type_name]
+def provider_class(type_name: str):
+    """The provider class for a resource type (None if unknown); imported once."""
+    cls = _classes.get(type_name)
+    if cls is not None:
+        return cls
     spec = lookup_type(type_name)
     if spec is None:
         return None
@@ -101,16 +113,41 @@ def get_provider(type_name: str):
         cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
         raise ProviderUnavailable(type_name, spec, e) from e
-    inst = cls()
-    _instances[type_name] = inst
-    return inst
+    _classes[type_name] = cls
+    return cls
 
 
-def reset() -> None:
-    _instances.clear()
+def new_provider(type_name: str):
+    """A fresh, unconfigured provider instance for one operation (None if unknown)."""
+    cls = provider_class(type_name)
+    return cls() if cls is not None else None
+
+
+def schema_of(type_name: str):
+    """The resource schema of a type (None if unknown); schemas are static per type."""
+    if type_name not in _schemas:
+        p = new_provider(type_name)
+        if p is None:
+            return None
+        _schemas[type_name] = p.schema()
+    return _schemas[type_name]
 
 
 def register(type_name: str, spec: str) -> None:
     """Add a resource type at run time (tests, benchmarks): spec is "module:Class"."""
     resource_types()[type_name] = spec
-    _instances.pop(type_name, None)
+    _classes.pop(type_name, None)
+    _schemas.pop(type_name, None)
+
+
+def provider_commands() -> dict[str, tuple[str, str]]:
+    """CLI verbs contributed by provider packages: verb -> (spec, help)."""
+    out = dict(BUILTIN_COMMANDS)
+    try:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="trainform.commands"):
+            out.setdefault(ep.name, (ep.value, ""))
+    except Exception:  # noqa: BLE001 - broken metadata must not break the CLI
+        pass
+    return out

@@ -11,7 +11,11 @@ implementations (Terraform's ``providers.Interface``):
                   human reason;
 * ``apply``    -- make it so (create / update / delete) and return the new state;
 * ``read``     -- refresh: the real object's current state, or ``None`` when gone;
-* ``import_`` and ``cancel`` -- optional.
+* optional hooks, with working defaults on :class:`Provider`: ``import_``
+  (adopt an existing object), ``cancel`` (second Ctrl-C), ``upgrade_state``
+  (state written under an older ``schema().version``), ``show_extra`` (derived
+  documents for ``trainform show``).  The engine calls them directly: no
+  ``getattr`` probing.
 
 Values exchanged are plain JSON-like data (dict/list/str/int/float/bool/None)
 plus ``UNKNOWN``.  Nested blocks appear as a dict (nesting "single", or None
@@ -21,7 +25,9 @@ engine stored (a salted digest for sensitive attributes), so a provider that
 needs a secret at delete time reads it from ``config`` when the engine has it.
 
 Providers are registered under the ``trainform.providers`` entry-point group
-(name = resource type), so third-party packages can add resource types.
+(name = resource type), so third-party packages can add resource types.  They
+import only :mod:`engine.providers` (this module's public names and a few
+helpers), never other engine modules.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ __all__ = [
     "ProviderContext", "Provider",
     "ValidateRequest", "ValidateResponse", "PlanRequest", "PlanResponse",
     "ApplyRequest", "ApplyResponse", "ReadRequest", "ReadResponse",
-    "ImportRequest", "ImportResponse", "CREATE", "UPDATE", "DELETE",
+    "ImportRequest", "ImportResponse", "UpgradeStateRequest", "UpgradeStateResponse",
+    "CREATE", "UPDATE", "DELETE", "default_plan", "proposed_new_state",
 ]
 
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -147,6 +154,8 @@ class ProviderContext:
 class ValidateRequest:
     address: str
     config: dict
+    #: paths in ``config`` whose values carry a sensitive mark (plain values: the marks are stripped)
+    sensitive_paths: list = field(default_factory=list)
 
 
 @dataclass
@@ -160,6 +169,8 @@ class PlanRequest:
     prior_state: dict | None  # None: the object does not exist yet
     config: dict | None  # None: the object is being destroyed
     prior_private: dict | None = None
+    #: paths in ``config`` whose values carry a sensitive mark
+    sensitive_paths: list = field(default_factory=list)
 
 
 @dataclass
@@ -182,6 +193,8 @@ class ApplyRequest:
     planned_state: dict | None
     config: dict | None
     private: dict | None = None
+    #: paths in ``config`` whose values carry a sensitive mark
+    sensitive_paths: list = field(default_factory=list)
 
 
 @dataclass
@@ -217,6 +230,21 @@ class ImportRequest:
 
 @dataclass
 class ImportResponse:
+    state: dict | None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+@dataclass
+class UpgradeStateRequest:
+    """State written when the provider's schema was at ``version`` (older than now)."""
+
+    address: str
+    version: int
+    state: dict
+
+
+@dataclass
+class UpgradeStateResponse:
     state: dict | None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
@@ -266,6 +294,32 @@ class Provider:
     def cancel(self) -> None:
         """Called on the second Ctrl-C: stop in-flight work as fast as possible."""
 
+    def upgrade_state(self, req: UpgradeStateRequest) -> UpgradeStateResponse:
+        """Bring state written under an older schema version up to date.
+
+        The engine calls this before refresh for every instance whose stored
+        ``schema_version`` is older than ``schema().version``.  The default keeps
+        the attributes as they are (fine for added optional attributes)."""
+        return UpgradeStateResponse(state=req.state)
+
+    def show_extra(self, address: str, state: dict) -> str | None:
+        """Text that ``trainform show`` prints after the state (e.g. a generated config)."""
+        return None
+
+
+def proposed_new_state(schema: ResourceSchema, prior: dict | None, config: dict) -> dict:
+    """Configuration plus prior computed values: what most providers plan.
+
+    Each computed attribute the configuration leaves null keeps its prior value
+    (or becomes UNKNOWN on create), so providers need not re-implement the merge."""
+    from engine.values import UNKNOWN
+
+    planned = dict(config)
+    for name, attr in schema.block.attributes.items():
+        if attr.computed and planned.get(name) is None:
+            planned[name] = prior[name] if prior is not None and name in prior else UNKNOWN
+    return planned
+
 
 def default_plan(schema: ResourceSchema, req: PlanRequest) -> PlanResponse:
     """Plan for a resource whose state is its configuration plus computed attributes."""
@@ -273,15 +327,10 @@ def default_plan(schema: ResourceSchema, req: PlanRequest) -> PlanResponse:
 
     if req.config is None:
         return PlanResponse(planned_state=None)
-    planned = dict(req.config)
+    planned = proposed_new_state(schema, req.prior_state, req.config)
     prior = req.prior_state
     replace: list[tuple] = []
     for name, attr in schema.block.attributes.items():
-        if attr.computed and planned.get(name) is None:
-            if prior is not None and name in prior:
-                planned[name] = prior[name]
-            else:
-                planned[name] = UNKNOWN
         if prior is not None and attr.force_new and name in req.config:
             if _differs(prior.get(name), req.config.get(name)):
                 replace.append((name,))

@@ -1,0 +1,134 @@
+"""Mask sensitive values in run output, as CI systems mask secrets.
+
+A script given a secret (a sensitive ``env_vars`` entry or argument) may
+print it, or print it encoded.  :class:`Masker` replaces, in every output
+line, each sensitive value and its common encodings with ``***``:
+
+* the raw text, and each line of a multi-line value;
+* JSON-escaped (``json.dumps`` without the quotes, ASCII and not);
+* URL-encoded (``quote`` and ``quote_plus``);
+* base64 (standard and URL-safe, padded or not) -- also when the secret is
+  only part of the encoded text (``base64("user:" + secret)`` as in a Basic
+  auth header): for each of the three byte alignments, the characters that
+  depend on the secret alone are masked.
+
+Values shorter than :data:`MIN_LENGTH` characters are not masked (masking
+every "1" would ruin the log and tell the reader the value anyway).
+The masker is a plain callable ``str -> str`` so every executor's log path
+(docker, process, Ray: :func:`providers.run.execution.run_attempt`) and any
+later reader can use it.  A detached process-mode run (``wait = false``)
+outlives trainform, so its output goes through this file run as a filter
+(``python masking.py``, stdlib only) that gets the values in
+:data:`ENV_SECRETS` -- the environment, like the run's own secrets, never a
+command line or a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from urllib.parse import quote, quote_plus
+
+__all__ = ["ENV_SECRETS", "MASK", "MIN_LENGTH", "Masker", "secret_strings"]
+
+MASK = "***"
+MIN_LENGTH = 4
+#: environment variable through which the detached-run filter gets the values to mask (JSON list)
+ENV_SECRETS = "TRAINFORM_MASK_SECRETS"
+
+
+def secret_strings(value) -> list[str]:
+    """The strings a sensitive value can appear as (lists/maps: each element and the JSON)."""
+    out: list[str] = []
+    if value is None:
+        return out
+    if isinstance(value, bool):
+        return out  # "true"/"false": masking would blank the log and tell nothing
+    if isinstance(value, (dict, list)):
+        out.append(json.dumps(value, sort_keys=True))
+        for v in (value.values() if isinstance(value, dict) else value):
+            out += secret_strings(v)
+        return out
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    out.append(str(value))
+    return out
+
+
+def _b64_cores(raw: bytes) -> list[str]:
+    """Base64 substrings that depend only on ``raw``, for each alignment in the encoded text."""
+    cores = []
+    n = len(raw)
+    for o in range(3):
+        enc = base64.b64encode(b"\0" * o + raw + b"\0\0").decode()
+        first = -(-8 * o // 6)  # ceil
+        last = (8 * (o + n)) // 6
+        core = enc[first:last]
+        if len(core) >= MIN_LENGTH:
+            cores.append(core)
+            cores.append(core.replace("+", "-").replace("/", "_"))
+    return cores
+
+
+def _variants(secret: str) -> set[str]:
+    forms = {secret}
+    for line in secret.splitlines():
+        if len(line.strip()) >= MIN_LENGTH:
+            forms.add(line)
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    forms.add(quote(secret, safe=""))
+    forms.add(quote_plus(secret))
+    forms.add(quote(secret))
+    raw = secret.encode("utf-8")
+    std = base64.b64encode(raw).decode()
+    forms.update({std, std.rstrip("="), base64.urlsafe_b64encode(raw).decode().rstrip("=")})
+    forms.update(_b64_cores(raw))
+    return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+class Masker:
+    """``masker(line) -> line`` with every form of every secret replaced by ``***``."""
+
+    def __init__(self, secrets=()) -> None:
+        self.secrets = [s for s in secrets if isinstance(s, str) and len(s) >= MIN_LENGTH]
+        forms: set[str] = set()
+        for s in self.secrets:
+            if isinstance(s, str) and len(s) >= MIN_LENGTH:
+                forms |= _variants(s)
+        # longest first, so a secret containing another is masked whole
+        self._forms = sorted(forms, key=lambda f: (-len(f), f))
+        self._rx = re.compile("|".join(re.escape(f) for f in self._forms)) if self._forms else None
+
+    def __bool__(self) -> bool:
+        return self._rx is not None
+
+    def __call__(self, text: str) -> str:
+        if self._rx is None or not text:
+            return text
+        return self._rx.sub(MASK, text)
+
+    @classmethod
+    def for_values(cls, values) -> Masker:
+        strings: list[str] = []
+        for v in values:
+            strings += secret_strings(v)
+        return cls(strings)
+
+
+def _filter_main() -> None:
+    """stdin -> stdout, line by line, masked (the filter of a detached process-mode run)."""
+    import os
+    import sys
+
+    mask = Masker(json.loads(os.environ.pop(ENV_SECRETS, "[]") or "[]"))
+    out = sys.stdout.buffer
+    for raw in sys.stdin.buffer:
+        line = raw.decode("utf-8", "replace")
+        out.write(mask(line).encode("utf-8"))
+        out.flush()
+
+
+if __name__ == "__main__":
+    _filter_main()

@@ -1,0 +1,8 @@
+variable "limits" {
+  type      = map(number)
+  sensitive = true
+}
+
+value "a" {
+  input = var.limits
+}

@@ -1,0 +1,134 @@
+"""Secrets given to runs: masked logs, keyed digests, warnings (issue 11, items 2 and 4).
+
+Real CLI, real host processes and (docker mode) the real Docker Engine with
+the busybox image of ``test_runs``; workspace/environment are its stand-ins.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import textwrap
+import urllib.parse
+from pathlib import Path
+
+from tests.integration.test_runs import attrs, busybox, config, make_wd, mode  # noqa: F401 - fixtures
+
+SECRET = 'Pa55:w/rd+"q"\\x-7f3e'
+PLAIN = "plain-visible-value"
+
+PRINT_SH = r"""
+printf 'raw=%s\n' "$TOKEN"
+printf 'arg=%s\n' "$1"
+printf 'plain=%s\n' "$PLAIN"
+printf '%s' "$TOKEN" | base64
+printf 'user:%s' "$TOKEN" | base64
+printf 'url=%s\n' "$TOKEN_URL"
+printf 'json=%s\n' "$TOKEN_JSON"
+"""
+
+
+def _encodings(s: str) -> list[str]:
+    raw = s.encode()
+    return [s, base64.b64encode(raw).decode(), base64.b64encode(b"user:" + raw).decode()[8:-4],
+            urllib.parse.quote(s, safe=""), json.dumps(s)[1:-1]]
+
+
+def _run(args: str = "[]", extra: str = "") -> str:
+    return textwrap.dedent(f"""
+        variable "token" {{
+          type      = string
+          sensitive = true
+        }}
+        run "train" {{
+          workspace        = workspace.ws.id
+          experiment       = "exp"
+          source_directory = "src"
+          command          = ["sh", "run.sh"]
+          arguments        = {args}
+          environment      = environment.env.id
+          compute          = compute.local.id
+          env_vars = {{
+            TOKEN      = var.token
+            TOKEN_URL  = urlencode(var.token)
+            TOKEN_JSON = jsonencode(var.token)
+            PLAIN      = "{PLAIN}"
+          }}
+        {extra}}}
+        """)
+
+
+def _secret_env(value: str = SECRET) -> dict:
+    return {"TRAINFORM_VAR_token": value}
+
+
+def test_sensitive_values_are_masked_in_streamed_saved_and_logs_output(tmp_path, mode):  # noqa: F811
+    wd = make_wd(tmp_path, {"main.hcl": config(mode, _run("[var.token]")), "src/run.sh": PRINT_SH}, _secret_env())
+    r = wd.apply()
+    log_path = attrs(wd)["log_path"]
+    saved = Path(log_path).read_text()
+    shown = wd.run("logs", "run.train", check=True).out
+    for text in (r.text, saved, shown):
+        assert "raw=***" in text and "arg=***" in text and "url=***" in text and "json=***" in text, text
+        assert f"plain={PLAIN}" in text  # only sensitive values are masked
+        for form in _encodings(SECRET):
+            assert form not in text, (form, text)
+    # the script really received the secret (masking is on output only)
+    assert base64.b64encode(SECRET.encode()).decode() not in saved and saved.count("***") >= 6
+
+
+def test_sensitive_argument_warns_and_points_to_env_vars(tmp_path):
+    wd = make_wd(tmp_path, {"main.hcl": config("process", _run("[var.token]")), "src/run.sh": PRINT_SH}, _secret_env())
+    r = wd.plan()
+    assert r.code == 0, r.text
+    assert "Sensitive value in the run's command line" in r.text and "env_vars" in r.text and "ps" in r.text
+    wd2 = make_wd(tmp_path / "b", {"main.hcl": config("process", _run("[]")), "src/run.sh": PRINT_SH}, _secret_env())
+    assert "command line" not in wd2.plan().text
+
+
+def test_input_hash_is_keyed_and_a_new_key_is_a_clear_rerun_reason(tmp_path):
+    import hashlib
+
+    wd = make_wd(tmp_path, {"main.hcl": config("process", _run()), "src/run.sh": PRINT_SH}, _secret_env())
+    wd.apply()
+    key_file = os.path.join(wd.path, ".trainform", "secret.key")
+    assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
+    st = json.dumps(wd.state())
+    a = attrs(wd)
+    # the per-input digests in private state are no plain hashes of the env_vars that hold the secret
+    inst = wd.resource("run.train")
+    env_digest = inst["private"]["inputs"]["env_vars"]
+    guess = {"PLAIN": PLAIN, "TOKEN": SECRET, "TOKEN_JSON": json.dumps(SECRET), "TOKEN_URL": urllib.parse.quote(SECRET, safe="")}
+    assert env_digest != hashlib.sha256(json.dumps(guess, sort_keys=True).encode()).hexdigest()[:16]
+    assert SECRET not in st and "secret.key" not in st
+    assert wd.plan("-detailed-exitcode").code == 0  # same key, same inputs: nothing to do
+    # a changed secret re-runs (keyed digests still tell changes apart)
+    r = wd.plan(env=_secret_env("another-secret-value"))
+    assert "env_vars changed" in r.text, r.text
+    # a fresh clone: the key is gone -> re-run with a reason that says why, no crash
+    os.remove(key_file)
+    r = wd.plan()
+    assert r.code == 0, r.text
+    assert "digest key" in r.text and "fresh clone" in r.text and "replaced" in r.text, r.text
+    assert os.path.exists(key_file)  # made again, 0600
+    wd.apply()
+    assert attrs(wd)["input_hash"] != a["input_hash"]
+    assert wd.plan("-detailed-exitcode").code == 0
+
+
+def test_detached_process_run_output_is_masked_too(tmp_path):
+    from tests.integration.test_runs import _refresh_until_done
+
+    script = PRINT_SH + 'printf "env-has-filter-var=%s\\n" "${TRAINFORM_MASK_SECRETS:-no}"\n'
+    wd = make_wd(tmp_path, {"main.hcl": config("process", _run("[]", extra="  wait = false\n")), "src/run.sh": script}, _secret_env())
+    r = wd.apply()
+    assert "Started detached" in r.out
+    a = _refresh_until_done(wd)
+    assert a["status"] == "succeeded", a
+    saved = Path(a["log_path"]).read_text()
+    assert "raw=***" in saved and "url=***" in saved and f"plain={PLAIN}" in saved, saved
+    assert "env-has-filter-var=no" in saved  # the run does not see the filter's list of secrets
+    for form in _encodings(SECRET):
+        assert form not in saved, (form, saved)
+    assert SECRET not in wd.run("logs", "run.train", check=True).out
