@@ -30,16 +30,20 @@ from providers.run.execution import AttemptSpec, Execution, split_lines
 
 __all__ = ["ProcessExecutor", "TailHandle", "prepare_workdir"]
 
+# The wrapper runs with trainform's umask (077: its pid, exit and log files are private); the
+# command runs with the user's (TRAINFORM_USER_UMASK), without the wrapper's variables.
 _PID = 'echo $$ >"$TRAINFORM_PID_FILE.tmp" && mv "$TRAINFORM_PID_FILE.tmp" "$TRAINFORM_PID_FILE" || exit 125; '
+_RUN = ('( umask "$TRAINFORM_USER_UMASK"; unset TRAINFORM_USER_UMASK TRAINFORM_PID_FILE TRAINFORM_EXIT_FILE TRAINFORM_LOG_FILE '
+        'TRAINFORM_MASK_SECRETS TRAINFORM_MASK_PYTHON TRAINFORM_MASK_FILTER; exec "$@" )')
 _WRAPPER = (
     'trap "true" TERM INT; ' + _PID
-    + '"$@" >>"$TRAINFORM_LOG_FILE" 2>&1 </dev/null; code=$?; '
+    + _RUN + ' >>"$TRAINFORM_LOG_FILE" 2>&1 </dev/null; code=$?; '
     'echo $code >"$TRAINFORM_EXIT_FILE.tmp"; mv "$TRAINFORM_EXIT_FILE.tmp" "$TRAINFORM_EXIT_FILE"'
 )
 #: with sensitive values: the output goes through providers/run/masking.py run as a filter
 _WRAPPER_MASKED = (
     'trap "true" TERM INT; ' + _PID
-    + '( unset TRAINFORM_MASK_SECRETS; "$@" 2>&1 </dev/null; echo $? >"$TRAINFORM_EXIT_FILE.tmp" ) '
+    + '( ' + _RUN + ' 2>&1 </dev/null; echo $? >"$TRAINFORM_EXIT_FILE.tmp" ) '
     '| "$TRAINFORM_MASK_PYTHON" -I "$TRAINFORM_MASK_FILTER" >>"$TRAINFORM_LOG_FILE"; '
     'mv "$TRAINFORM_EXIT_FILE.tmp" "$TRAINFORM_EXIT_FILE"'
 )
@@ -191,7 +195,7 @@ class ProcessExecutor:
                 pass
         os.makedirs(spec.paths.logs, exist_ok=True)
         env = dict(spec.env, TRAINFORM_LOG_FILE=spec.paths.log(spec.attempt), TRAINFORM_EXIT_FILE=spec.paths.exit_file_n(spec.attempt),
-                   TRAINFORM_PID_FILE=spec.paths.pid_file(spec.attempt))
+                   TRAINFORM_PID_FILE=spec.paths.pid_file(spec.attempt), TRAINFORM_USER_UMASK=f"{_user_umask():03o}")
         script = _WRAPPER
         secrets = getattr(spec.mask, "secrets", None)
         if secrets:
@@ -203,7 +207,7 @@ class ProcessExecutor:
                         "TRAINFORM_MASK_FILTER": os.path.abspath(masking.__file__)})
             script = _WRAPPER_MASKED
         proc = subprocess.Popen(["sh", "-c", script, "sh", *spec.argv], cwd=work, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, umask=_user_umask())
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, umask=0o077)
         return TailHandle(proc.pid, spec.run_id, spec.paths, spec.attempt, proc)
 
     def attach(self, ident: str | None, run_id: str, paths, attempt: int) -> TailHandle | None:
