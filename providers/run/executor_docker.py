@@ -124,7 +124,8 @@ class DockerExecutor:
             spec.paths.outputs: {"bind": WORKDIR + "/outputs", "mode": "rw"},
             spec.paths.meta: {"bind": "/trainform", "mode": "rw"},
         }
-        labels = {"trainform.run_id": spec.run_id, "trainform.address": spec.address, "trainform.attempt": str(spec.attempt), **spec.labels}
+        labels = {"trainform.run_id": spec.run_id, "trainform.address": spec.address, "trainform.attempt": str(spec.attempt),
+                  "trainform.run_dir": spec.paths.root, **spec.labels}
         return self.client.containers.create(
             spec.image, command=spec.argv, environment=env, working_dir=WORKDIR, volumes=volumes, labels=labels,
             device_requests=device_requests, name=self.planned_ident(spec), detach=True,

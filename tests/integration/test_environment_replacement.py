@@ -8,6 +8,7 @@ and run providers through the real CLI.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -70,7 +71,8 @@ def setup(tmp_path, workspace_registry, busybox_image):
 
     client = docker.from_env()
     for c in client.containers.list(all=True, filters={"label": "trainform.address=run.train"}):
-        c.remove(force=True)
+        if (c.labels or {}).get("trainform.run_dir", "").startswith(str(tmp_path) + os.sep):
+            c.remove(force=True)
     for img in client.images.list():
         for t in img.tags:
             if f"/{ws}/" in t:

@@ -120,10 +120,16 @@ def go(run_dir: str) -> None:
     _touch(os.path.join(run_dir, "trainform", "go"))
 
 
-def containers(address="run.train") -> list:
+def containers(wd=None, address="run.train") -> list:
+    """This test's containers (other tests and other users of the engine run at the same time)."""
     import docker
 
-    return docker.from_env().containers.list(all=True, filters={"label": f"trainform.address={address}"})
+    under = str(wd.path if wd is not None else _CURRENT["path"])
+    cs = docker.from_env().containers.list(all=True, filters={"label": f"trainform.address={address}"})
+    return [c for c in cs if (c.labels or {}).get("trainform.run_dir", "").startswith(under + os.sep)]
+
+
+_CURRENT = {"path": "/nonexistent"}
 
 
 def execution_running(mode: str, run_dir: str) -> bool:
@@ -159,7 +165,8 @@ def wait_finished(mode: str, run_dir: str, limit: float = 120) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_leftover_containers():
+def _no_leftover_containers(tmp_path):
+    _CURRENT["path"] = str(tmp_path)
     yield
     with contextlib.suppress(Exception):  # no Docker Engine: nothing to clean
         for c in containers():
