@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from providers.run.execution import AttemptSpec, Execution, split_lines
 
@@ -202,7 +202,7 @@ def _ts(text: str | None) -> float | None:
         return None
     try:
         base, _, frac = text.rstrip("Z").partition(".")
-        t = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+        t = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
         return t + (float("0." + frac.split("+")[0].split("-")[0]) if frac else 0.0)
     except ValueError:
         return None
