@@ -4,6 +4,12 @@ Addresses are written in state, plans and on the command line as strings
 (``module.a.value.x["k"]``); inside the engine they are these small frozen
 values, built and parsed in one place instead of assembled with f-strings.
 A module path is the tuple of module call names from the root (``("a",)``).
+
+A module *instance* path has one step per call, written as in addresses: the
+call name, followed by its instance key when the call has ``count`` or
+``for_each`` (``('m["k"]', "n[0]")``).  A path through calls without keys is
+therefore the same tuple as its static path, so configurations without module
+expansion see no difference; :func:`static_path` drops the keys.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["ModulePath", "module_prefix", "module_string", "parse_module", "Resource", "Instance",
-           "parse_instance", "deposed", "AddressError"]
+           "parse_instance", "deposed", "AddressError", "module_step", "split_step", "static_path",
+           "strip_module_keys"]
 
 ModulePath = tuple  # tuple[str, ...]
 
@@ -34,13 +41,55 @@ def module_string(path: ModulePath) -> str:
 
 
 def parse_module(text: str) -> ModulePath:
-    """Inverse of :func:`module_string`."""
+    """Inverse of :func:`module_string` (module instance keys kept in the steps)."""
     if not text:
         return ()
-    parts = text.split(".")
-    if len(parts) % 2 or any(parts[i] != "module" for i in range(0, len(parts), 2)):
-        raise AddressError(f"invalid module address {text!r}")
-    return tuple(parts[i + 1] for i in range(0, len(parts), 2))
+    names = _tokens(text, "module")
+    path: list[str] = []
+    while names:
+        if len(names) < 2 or names[0] != "module" or not isinstance(names[1], str):
+            raise AddressError(f"invalid module address {text!r}")
+        step, names = names[1], names[2:]
+        if names and isinstance(names[0], _Key):
+            step, names = module_step(step, names[0].value), names[1:]
+        path.append(step)
+    return tuple(path)
+
+
+def module_step(name: str, key: Any = None) -> str:
+    """One step of a module instance path: ``m``, ``m[0]`` or ``m["k"]``."""
+    return name + index_text(key)
+
+
+def split_step(step: str) -> tuple[str, Any]:
+    """``'m["k"]'`` -> ``("m", "k")``; ``"m"`` -> ``("m", None)``."""
+    i = step.find("[")
+    if i < 0:
+        return step, None
+    return step[:i], _key_of(step[i:])
+
+
+def static_path(path: ModulePath) -> ModulePath:
+    """A module instance path without its instance keys: the module in the configuration."""
+    if not any("[" in p for p in path):
+        return path
+    return tuple(p.split("[", 1)[0] for p in path)
+
+
+def strip_module_keys(address: str) -> str:
+    """``module.m["k"].value.x[0]`` -> ``module.m.value.x[0]`` (the resource key stays)."""
+    try:
+        inst = parse_instance(address)
+    except AddressError:
+        return address
+    return str(Instance(Resource(static_path(inst.resource.module), inst.resource.type, inst.resource.name), inst.key))
+
+
+def _key_of(text: str) -> Any:
+    m = re.fullmatch(r'\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]', text)
+    if m is None:
+        raise AddressError(f"invalid instance key {text!r}")
+    return int(m.group(1)) if m.group(1) is not None else json.loads('"' + m.group(2) + '"')
 
 
 @dataclass(frozen=True)
@@ -95,30 +144,44 @@ def deposed(address: str) -> str:
 _STEP = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
 
 
-def parse_instance(text: str) -> Instance:
-    """``module.a.value.x["k"]`` -> Instance; raises AddressError on bad text."""
+class _Key:
+    """An instance key token (so a string key is not taken for a name)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _tokens(text: str, what: str = "resource") -> list[Any]:
+    """Names (str) and instance keys (_Key) of an address, in order."""
     pos = 0
     names: list[Any] = []
     while pos < len(text):
         m = _STEP.match(text, pos)
-        if m is None or (pos == 0 and text.startswith(".")):
-            raise AddressError(f"invalid resource address {text!r}")
+        if m is None or (pos == 0 and text.startswith(".")) or (m.group(1) is not None and pos and text[pos] != "."):
+            raise AddressError(f"invalid {what} address {text!r}")
         if m.group(1) is not None:
             names.append(m.group(1))
         elif m.group(2) is not None:
-            names.append(int(m.group(2)))
+            names.append(_Key(int(m.group(2))))
         else:
-            names.append(json.loads('"' + m.group(3) + '"'))
+            names.append(_Key(json.loads('"' + m.group(3) + '"')))
         pos = m.end()
+    return names
+
+
+def parse_instance(text: str) -> Instance:
+    """``module.a["k"].value.x["k"]`` -> Instance; raises AddressError on bad text."""
+    names = _tokens(text)
     module: list[str] = []
     while len(names) >= 2 and names[0] == "module" and isinstance(names[1], str):
-        module.append(names[1])
+        step = names[1]
         names = names[2:]
-        if names and not isinstance(names[0], str):
-            raise AddressError(f"module instance keys are not supported in {text!r}")
-    if len(names) not in (2, 3) or not all(isinstance(n, str) for n in names[:2]):
-        raise AddressError(f"invalid resource address {text!r}: expected [module.NAME.]TYPE.NAME[KEY]")
-    key = names[2] if len(names) == 3 else None
-    if isinstance(key, str) and len(names) == 3 and not text.endswith("]"):
-        raise AddressError(f"invalid resource address {text!r}")
+        if names and isinstance(names[0], _Key):
+            step, names = module_step(step, names[0].value), names[1:]
+        module.append(step)
+    if len(names) not in (2, 3) or not all(isinstance(n, str) for n in names[:2]) or (len(names) == 3 and not isinstance(names[2], _Key)):
+        raise AddressError(f"invalid resource address {text!r}: expected [module.NAME[KEY].]TYPE.NAME[KEY]")
+    key = names[2].value if len(names) == 3 else None
     return Instance(Resource(tuple(module), names[0], names[1]), key)

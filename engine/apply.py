@@ -36,6 +36,8 @@ class ApplyResult:
     added: int = 0
     changed: int = 0
     destroyed: int = 0
+    imported: int = 0
+    forgotten: int = 0
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -70,6 +72,7 @@ class Applier:
             return self.result
         g = self.graph = built.graph
         self.s.provider_ctx.checkpoint = self.checkpoint
+        self._record_refactoring()
         res = walk(g, lambda n: n.apply(self), self.s.options.parallelism, sort_key=label_of, stop=self.s.stop,
                    is_light=lambda n: n.is_light(self))
         changes = [n for n in res.skipped if n.kind in ("inst", "del")]
@@ -110,26 +113,51 @@ class Applier:
         c, res, sens = entry
         self._record(c, res, strip_unknown(new), list(sens), private, tainted=False)
 
+    def _record_refactoring(self) -> None:
+        """Journal what the plan did to the prior state itself, before any change runs:
+        moves (already applied to this state copy), imports (adopted objects) and
+        forgets (removed blocks with destroy = false)."""
+        moved = [(old, new) for old, new in self.plan.moves if new in self.state.resources]
+        for old, _ in moved:
+            self.journal.record_removal(old)
+        for _, new in moved:
+            self.journal.record_instance(self.state.resources[new])
+        for c in self.plan.resource_changes:
+            if c.importing and c.address in self.state.resources:
+                self.journal.record_instance(self.state.resources[c.address])
+                self.result.imported += 1
+            elif c.action == Action.FORGET:
+                self.journal.record_removal(c.address)
+                self.state.resources.pop(c.address, None)
+                self.result.forgotten += 1
+
     def change_is_light(self, address: str) -> bool:
         c = self.changes[address]
         return c.action == Action.NOOP or self.s.provider(c.type).inline
 
     def gather(self, n) -> bool:
         """All instances of a block are done: expose them as TYPE.NAME to expressions."""
+        if self.s.options.destroy:  # a destroy evaluates nothing after its plan
+            return True
         _, path, key = n
-        scope = self.s.scopes[path]
-        res = scope.module.resources[key]
-        items = []
-        module = module_string(path)
-        for a in self._addresses_of(module, key):
-            inst = self.state.resources.get(a)
-            if inst is None or inst.status == "deposed":
+        for ip in self.s.module_instances(path):
+            scope = self.s.scopes[ip]
+            res = scope.module.resources[key]
+            items = []
+            for a in self._addresses_of(module_string(ip), key):
+                inst = self.state.resources.get(a)
+                if inst is None or inst.status == "deposed":
+                    continue
+                v = self.inst_values.get(a)
+                if v is None:
+                    v = mark_paths(inst.attributes, inst.sensitive_paths)
+                items.append((inst.index_key, v))
+            if not items and self.s.targets is not None:
+                from engine.values import UNKNOWN
+
+                scope.values[res.type][res.name] = UNKNOWN  # left out by -target, as in the plan
                 continue
-            v = self.inst_values.get(a)
-            if v is None:
-                v = mark_paths(inst.attributes, inst.sensitive_paths)
-            items.append((inst.index_key, v))
-        self.s.set_resource_values(scope, res, items)
+            self.s.set_resource_values(scope, res, items)
         return True
 
     def _addresses_of(self, module: str, key: str) -> list[str]:
@@ -336,14 +364,18 @@ class Applier:
                 self.journal.record_outputs(outs)
             return
         if self.s.options.destroy:
-            self.state.outputs = {}
-            self.journal.record_outputs({})
+            if self.s.targets is None:  # a targeted destroy leaves the outputs alone
+                self.state.outputs = {}
+                self.journal.record_outputs({})
             return
-        outs = {}
+        # outputs left out by -target keep their prior values
+        outs = {k: v for k, v in self.state.outputs.items() if k in self.s.skipped_outputs}
         for name, value in sorted(self.s.root_outputs.items()):
             sens = isinstance(value, Sensitive) or self.s.config.module.outputs[name].sensitive
             plain = to_plain(split_marks(unmark(value)))
             if contains_unknown(value):
+                if name in self.state.outputs and self.s.targets is not None:
+                    outs[name] = self.state.outputs[name]  # not computable under -target: keep
                 continue
             outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
         self.state.outputs = outs

@@ -55,8 +55,9 @@ class Diagnostic:
     detail: str = ""
     range: Range | None = None
     address: str | None = None
-    #: set by a provider: the attribute (path in the resource's configuration) the
-    #: diagnostic is about; the engine turns it into ``range``
+    #: set by a provider (``d.error(..., attribute_path=("type",))``): the attribute
+    #: (path in the resource's configuration) the diagnostic is about; the engine turns
+    #: it into ``range`` (engine.attr_range), so the frame shows the offending line
     attribute_path: tuple | None = None
 
     def to_json(self) -> dict:
@@ -65,27 +66,33 @@ class Diagnostic:
             d["range"] = self.range.to_json()
         if self.address:
             d["address"] = self.address
+        if self.attribute_path:
+            d["attribute_path"] = list(self.attribute_path)
         return d
 
 
-def error(summary: str, detail: str = "", range: Range | None = None, address: str | None = None) -> Diagnostic:
-    return Diagnostic(ERROR, summary, detail, range, address)
+def error(summary: str, detail: str = "", range: Range | None = None, address: str | None = None,
+          attribute_path: tuple | None = None) -> Diagnostic:
+    return Diagnostic(ERROR, summary, detail, range, address, tuple(attribute_path) if attribute_path else None)
 
 
-def warning(summary: str, detail: str = "", range: Range | None = None, address: str | None = None) -> Diagnostic:
-    return Diagnostic(WARNING, summary, detail, range, address)
+def warning(summary: str, detail: str = "", range: Range | None = None, address: str | None = None,
+            attribute_path: tuple | None = None) -> Diagnostic:
+    return Diagnostic(WARNING, summary, detail, range, address, tuple(attribute_path) if attribute_path else None)
 
 
 class Diagnostics(list):
     """A list of diagnostics with helpers; ``bool(diags)`` is True when non-empty."""
 
-    def error(self, summary: str, detail: str = "", range: Range | None = None, address: str | None = None) -> Diagnostic:
-        d = error(summary, detail, range, address)
+    def error(self, summary: str, detail: str = "", range: Range | None = None, address: str | None = None,
+              attribute_path: tuple | None = None) -> Diagnostic:
+        d = error(summary, detail, range, address, attribute_path)
         self.append(d)
         return d
 
-    def warning(self, summary: str, detail: str = "", range: Range | None = None, address: str | None = None) -> Diagnostic:
-        d = warning(summary, detail, range, address)
+    def warning(self, summary: str, detail: str = "", range: Range | None = None, address: str | None = None,
+                attribute_path: tuple | None = None) -> Diagnostic:
+        d = warning(summary, detail, range, address, attribute_path)
         self.append(d)
         return d
 

@@ -22,11 +22,11 @@ from engine.graph.nodes import LocalNode, OutputNode, ResourceNode, VariableNode
 
 
 class ModuleScope:
-    def __init__(self, cfg: Config, root_dir: str) -> None:
+    def __init__(self, cfg: Config, root_dir: str, path: tuple | None = None) -> None:
         from engine.providers.registry import resource_types
 
         self.cfg = cfg
-        self.path = cfg.path
+        self.path = cfg.path if path is None else path  # the module *instance* path (engine.addrs)
         self.module = cfg.module
         self.values: dict[str, Any] = {
             "var": {},
@@ -84,7 +84,14 @@ def resolve_reference(cfg: Config, ref: ast.Traversal, diags: Diagnostics, where
         child = cfg.children.get(first)
         if child is None:
             return []
-        out_name = steps[1][1] if len(steps) > 1 and steps[1][0] == "attr" else None
+        call = m.module_calls[first]
+        rest = steps[1:]
+        if call.count is not None or call.for_each is not None:
+            if rest and rest[0][0] == "index":
+                rest = rest[1:]  # module.m["k"].out / module.m[0].out
+            else:
+                rest = ()  # the whole list/map of instances (for expressions, splats)
+        out_name = rest[0][1] if rest and rest[0][0] == "attr" else None
         if out_name is None:
             return [OutputNode(child.path, o) for o in child.module.outputs]
         if out_name not in child.module.outputs:

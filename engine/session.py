@@ -37,6 +37,11 @@ class Session:
         self.working_dir = os.path.abspath(working_dir)
         root_dir = config.module.dir
         self.scopes: dict[tuple, ModuleScope] = {cfg.path: ModuleScope(cfg, root_dir) for cfg in config.walk()}
+        # module expansion: static module path -> its instance paths (set by the call's
+        # expand node for count/for_each, derived from the parent for plain calls), and
+        # each instance's each/count binding for its call's arguments
+        self._instances: dict[tuple, list[tuple]] = {(): [()]}
+        self.bindings: dict[tuple, dict] = {}
         self.diags = Diagnostics()
         self.graph = None  # the plan graph, once built
         self.targets = None  # engine.plan.targeting.Targets under -target
@@ -49,6 +54,10 @@ class Session:
         self.configs: dict[str, dict] = {}  # address -> evaluated configuration (real values)
         self.sensitive: dict[str, list] = {}  # address -> sensitive paths
         self.root_outputs: dict[str, Any] = {}
+        self.skipped_outputs: set[str] = set()  # root outputs left out by -target (prior values kept)
+        # console: evaluate every expression from the prior state (plans nothing, prunes
+        # nothing; a resource not in state is null, as in Terraform's eval walk)
+        self.evaluate_all = False
         self._providers: dict[str, Any] = {}
         self._block_index: dict | None = None
         self.provider_ctx = ProviderContext(
@@ -67,7 +76,7 @@ class Session:
         from engine.graph.builders import PlanGraphBuilder
         from engine.providers.registry import schema_of
 
-        built = PlanGraphBuilder(self.config, schema_of, self.options.targets).build()
+        built = PlanGraphBuilder(self.config, schema_of, self.options.targets, self.options.destroy).build()
         self.graph, self.targets = built.graph, built.targets
         self.diags.extend(built.diags)
         return built.diags
@@ -77,6 +86,49 @@ class Session:
         from engine.plan.planner import Planner
 
         return Planner(self).plan()
+
+    def pruned(self, node) -> bool:
+        """-target: a variable, local or output that reads untargeted resources is not evaluated."""
+        t = self.targets
+        return t is not None and not self.evaluate_all and node in t.pruned
+
+    # ------------------------------------------------------------ module instances
+    def module_instances(self, path: tuple) -> list[tuple]:
+        """The instance paths of the module at static ``path`` (engine.addrs).
+
+        A call with count/for_each is expanded by its expand node before any node
+        of the module runs (graph edges); a plain call has one instance per
+        instance of its parent, made on first use.
+        """
+        got = self._instances.get(path)
+        if got is None:
+            parents = self.module_instances(path[:-1])
+            with self._lock:
+                got = self._instances.get(path)
+                if got is None:
+                    cfg = self.config.descendant(path)
+                    got = [p + (path[-1],) for p in parents]
+                    for ip in got:
+                        self._add_scope(cfg, ip)
+                    self._instances[path] = got
+        return got
+
+    def expanded(self, path: tuple) -> bool:
+        """Whether the module at static ``path`` has been expanded in this walk."""
+        return path in self._instances
+
+    def set_module_instances(self, path: tuple, instances: list[tuple[tuple, dict]]) -> None:
+        """A call's expansion: (instance path, each/count binding) per instance."""
+        cfg = self.config.descendant(path)
+        with self._lock:
+            for ip, binding in instances:
+                self._add_scope(cfg, ip)
+                self.bindings[ip] = binding
+            self._instances[path] = [ip for ip, _ in instances]
+
+    def _add_scope(self, cfg, ip: tuple) -> None:
+        if ip not in self.scopes or self.scopes[ip].cfg is not cfg:
+            self.scopes[ip] = ModuleScope(cfg, self.config.module.dir, ip)
 
     # ------------------------------------------------------------ providers
     def provider(self, type_name: str):

@@ -36,6 +36,7 @@ def _scope(cli_vars):
     backend = get_backend_or_exit(config)
     state = read_state_or_exit(backend) or State.new()
     s = Session(config, inputs, state, PlanOptions(refresh=False, targets=["\x00none"]))
+    s.evaluate_all = True
     s.plan()
     return s.scopes[()]
 

@@ -247,7 +247,9 @@ def _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism,
         if destroy:
             click.echo(f"Destroy complete! Resources: {result.destroyed} destroyed.")
         else:
-            click.echo(f"Apply complete! Resources: {result.added} added, {result.changed} changed, {result.destroyed} destroyed.")
+            imported = f"{result.imported} imported, " if result.imported else ""
+            forgotten = f", {result.forgotten} forgotten" if result.forgotten else ""
+            click.echo(f"Apply complete! Resources: {imported}{result.added} added, {result.changed} changed, {result.destroyed} destroyed{forgotten}.")
             _print_outputs(session)
     finally:
         events.close()

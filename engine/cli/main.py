@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "show": ("engine.cli.core", "show_cmd", "Show the current state or a saved plan"),
     "output": ("engine.cli.core", "output_cmd", "Show output values"),
     "graph": ("engine.cli.core", "graph_cmd", "Print the dependency graph in DOT format"),
+    "import": ("engine.cli.import_cmd", "import_cmd", "Adopt an existing object into the state at an address"),
     "state": ("engine.cli.state_cmds", "state_group", "Advanced state management"),
     "force-unlock": ("engine.cli.state_cmds", "force_unlock_cmd", "Release a stuck lock on the state"),
 }

@@ -94,6 +94,12 @@ def _key(k: str) -> str:
 
 def _header(c: ResourceChange) -> str:
     a = c.address
+    if c.action == Action.FORGET:
+        return f"# {a} will no longer be managed by trainform, but will not be destroyed"
+    if c.action == Action.NOOP and c.previous_address:
+        return f"# {c.previous_address} has moved to {a}"
+    if c.action == Action.NOOP and c.importing:
+        return f"# {a} will be imported"
     if c.action == Action.CREATE:
         return f"# {a} will be created"
     if c.action == Action.UPDATE:
@@ -111,6 +117,10 @@ def _header(c: ResourceChange) -> str:
 
 def render_change(c: ResourceChange, p: Painter) -> str:
     lines = ["  " + p.bold(_header(c))]
+    if c.previous_address and c.action != Action.NOOP:
+        lines.append(f"  # (moved from {c.previous_address})")
+    if c.importing and c.action != Action.NOOP:
+        lines.append(f"  # (imported from {json.dumps(c.importing.get('id'))})")
     for r in c.reasons:
         if not (c.tainted and r.startswith("is tainted")):
             lines.append(f"  # ({r})")
@@ -119,6 +129,8 @@ def render_change(c: ResourceChange, p: Painter) -> str:
     lines.append(f"{p.sym(sym.rjust(3))} {name_line} {{")
     before = c.before if isinstance(c.before, dict) else {}
     after = c.after if isinstance(c.after, dict) else {}
+    if c.action == Action.FORGET:
+        after = before
     keys = sorted(set(before) | set(after))
     rows: list[tuple[str, str, str, str]] = []  # (symbol, key, rhs, suffix)
     unchanged = 0
@@ -256,7 +268,7 @@ def render_plan(plan: Plan, color: bool = False) -> str:
             out.append("Unless you have made equivalent changes to your configuration, or ignored the relevant attributes using ignore_changes, the following plan may include actions to undo or respond to these changes.")
             out.append("")
             out.append("─" * 77)
-    changes = [c for c in plan.resource_changes if c.action != Action.NOOP]
+    changes = [c for c in plan.resource_changes if c.action != Action.NOOP or c.previous_address or c.importing]
     if plan.refresh_only:
         if not plan.drift:
             out.append("")
@@ -281,7 +293,8 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         if any(c.action == a for c in changes):
             used.append(a)
     out.append("")
-    out.append("trainform planned the following actions. Resource actions are indicated with the following symbols:")
+    if used:
+        out.append("trainform planned the following actions. Resource actions are indicated with the following symbols:")
     words = {Action.CREATE: "create", Action.UPDATE: "update in-place", Action.DELETE: "destroy",
              Action.REPLACE_DELETE_FIRST: "destroy and then create replacement", Action.REPLACE_CREATE_FIRST: "create replacement and then destroy"}
     for a in used:
@@ -293,7 +306,9 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         out.append(render_change(c, p))
         out.append("")
     n = plan.counts()
-    out.append(p.bold("Plan:") + f" {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy.")
+    imported = f" {n['import']} to import," if n["import"] else ""
+    forget = f", {n['forget']} to forget" if n["forget"] else ""
+    out.append(p.bold("Plan:") + f"{imported} {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy{forget}.")
     if any(o.action != Action.NOOP for o in plan.output_changes):
         out.append("")
         out.append("Changes to Outputs:")
@@ -336,7 +351,11 @@ def plan_json(plan: Plan) -> dict:
     (attribute values; unknown and sensitive values are null there),
     ``after_unknown`` / ``before_sensitive`` / ``after_sensitive`` (lists of
     attribute paths, each a list of keys and indexes) and ``replace_paths``
-    (the attributes that force replacement).  Output changes: ``name``,
+    (the attributes that force replacement); ``previous_address`` (moved
+    here by a moved block) and ``importing`` (``{"id": ...}`` when adopted by
+    an import) as in Terraform; ``["forget"]`` is the action of a removed
+    block with ``destroy = false``.  ``moves`` lists every ``[from, to]``
+    applied to the prior state.  Output changes: ``name``,
     ``action``, ``before``, ``after``, ``after_unknown``, ``sensitive``
     (values null when sensitive).
     """
@@ -361,4 +380,5 @@ def _actions(action: str) -> list[str]:
     return {
         "no-op": ["no-op"], "create": ["create"], "update": ["update"], "delete": ["delete"],
         "delete-then-create": ["delete", "create"], "create-then-delete": ["create", "delete"], "read": ["read"],
+        "forget": ["forget"],
     }[action]

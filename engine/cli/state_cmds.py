@@ -113,51 +113,42 @@ def state_rm(lock_timeout, dry_run, addresses):
 @click.argument("src")
 @click.argument("dst")
 def state_mv(lock_timeout, src, dst):
-    """Rename an instance (or every instance of a resource) in the state."""
-    import re
+    """Move an instance, every instance of a resource, or a whole module in the state.
+
+    Addresses match the way ``moved`` blocks do (engine.plan.refactor), so a
+    ``state mv`` and the equivalent ``moved`` block leave the same state."""
+    from engine.addrs import AddressError
+    from engine.config.refactoring import Moved, endpoint_from_text
+    from engine.plan.refactor import move_state
 
     def parse(addr):
-        m = re.fullmatch(r'((?:module\.[A-Za-z0-9_-]+\.)*)([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)(?:\[(\d+|"[^"]*")\])?', addr)
-        if not m:
+        try:
+            return endpoint_from_text(addr)
+        except AddressError:
             d = Diagnostics()
-            d.error("Invalid address", f'"{addr}" is not a resource address like value.x, value.x[0] or module.m.value.x["k"].')
+            d.error("Invalid address", f'"{addr}" is not an address like value.x, value.x[0], module.m or module.m.value.x["k"].')
             fail(d)
-        key = m.group(4)
-        if key is not None:
-            key = int(key) if key.isdigit() else key[1:-1]
-        return m.group(1).rstrip("."), m.group(2), m.group(3), key, m.group(4) is not None
 
     def fn(state):
-        from engine.evaluate import instance_address
-
-        smod, stype, sname, skey, s_has = parse(src)
-        dmod, dtype, dname, dkey, d_has = parse(dst)
-        if stype != dtype:
+        s, t = parse(src), parse(dst)
+        problem = None
+        if s.is_module != t.is_module:
+            problem = "a module can move only to another module, and a resource only to another resource"
+        elif not s.is_module and s.type != t.type:
+            problem = "resource types do not match"
+        if problem:
             d = Diagnostics()
-            d.error("Invalid state move request", f"Cannot move {src} to {dst}: resource types do not match.")
+            d.error("Invalid state move request", f"Cannot move {src} to {dst}: {problem}.")
             fail(d)
-        moved = []
-        for a, inst in list(state.resources.items()):
-            if inst.module != smod or inst.type != stype or inst.name != sname:
-                continue
-            if s_has and inst.index_key != skey:
-                continue
-            new_key = dkey if d_has else (None if s_has else inst.index_key)
-            prefix = (dmod + ".") if dmod else ""
-            new_addr = instance_address(prefix, f"{dtype}.{dname}", new_key)
-            if new_addr in state.resources:
-                d = Diagnostics()
-                d.error("Invalid state move request", f"Cannot move {a} to {new_addr}: there is already an instance at that address.")
-                fail(d)
-            del state.resources[a]
-            inst.address, inst.module, inst.name, inst.index_key = new_addr, dmod, dname, new_key
-            state.resources[new_addr] = inst
-            moved.append((a, new_addr))
+        moved, conflicts = move_state(state, [Moved(s, t, None)])
+        if conflicts:
+            d = Diagnostics()
+            d.error("Invalid state move request", "Cannot move: there is already an instance at the destination address (" + "; ".join(conflicts) + ").")
+            fail(d)
         if not moved:
             d = Diagnostics()
             d.error("Invalid source address", f"Cannot move {src}: does not match anything in the current state.")
             fail(d)
-        state.resources = dict(sorted(state.resources.items()))
         for a, b in moved:
             click.echo(f'Move "{a}" to "{b}"')
         click.echo(f"Successfully moved {len(moved)} object(s).")

@@ -32,7 +32,9 @@ def validate_config() -> tuple[object, Diagnostics]:
     inputs = {name: Sensitive(UNKNOWN) if var.sensitive else UNKNOWN for name, var in config.module.variables.items()}
     s = Session(config, inputs, State.new(), PlanOptions(validate_only=True, refresh=False))
     s.build_graph()
-    static = Diagnostics()
+    from engine.config.variables import check_default_validations
+
+    static = check_default_validations(config)
     for cfg in config.walk():
         for expr, address in config_expressions(cfg):
             check_function_calls(expr, static, address)
@@ -56,7 +58,9 @@ def _check_expansions(session, include_eval_errors: bool) -> Diagnostics:
     d = Diagnostics()
     for cfg in session.config.walk():
         scope = session.scopes[cfg.path]
-        for key, res in cfg.module.resources.items():
+        blocks = [(cfg.prefix + key, res) for key, res in cfg.module.resources.items()]
+        blocks += [(cfg.prefix + "module." + name, call) for name, call in cfg.module.module_calls.items()]
+        for address, res in blocks:
             expr = res.count if res.count is not None else res.for_each
             if expr is None:
                 continue
@@ -67,7 +71,7 @@ def _check_expansions(session, include_eval_errors: bool) -> Diagnostics:
                 continue
             if contains_unknown(value):
                 continue
-            expand(res, scope.ctx(), d, cfg.prefix + key)
+            expand(res, scope.ctx(), d, address)
     return d
 
 

@@ -20,7 +20,8 @@ from engine.config.model import (
 from engine.diagnostics import Diagnostics, Range, global_sources
 
 RESOURCE_META = {"count", "for_each", "depends_on", "provider"}
-TOP_LEVEL = ["trainform", "variable", "locals", "output", "module"]
+TOP_LEVEL = ["trainform", "variable", "locals", "output", "module", "moved", "removed", "import"]
+_REFACTORING = {"moved": ("load_moved", "moved"), "removed": ("load_removed", "removed"), "import": ("load_import", "imports")}
 RESERVED_VARIABLE_NAMES = {"source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"}
 
 
@@ -203,6 +204,9 @@ class Loader:
                     attr.name_range,
                 )
             for block in body.blocks:
+                if block.type in _REFACTORING:
+                    self._refactoring_block(module, block, path)
+                    continue
                 self._top_block(module, block, rtypes)
         config = Config(module=module, path=path)
         for call in module.module_calls.values():
@@ -217,6 +221,15 @@ class Loader:
             if child is not None:
                 config.children[call.name] = child
         return config
+
+    def _refactoring_block(self, module: Module, block: ast.Block, path: tuple) -> None:
+        """moved / removed / import (engine.config.refactoring)."""
+        from engine.config import refactoring as r
+
+        loader, target = _REFACTORING[block.type]
+        item = getattr(r, loader)(block, path, self.diags)
+        if item is not None:
+            getattr(module, target).append(item)
 
     def _labels(self, block: ast.Block, n: int, names: str) -> bool:
         if len(block.labels) != n:
@@ -417,12 +430,16 @@ class Loader:
         for aname, attr in attrs.items():
             if aname == "depends_on":
                 call.depends_on = _traversal_list(attr, self.diags, "depends_on")
-            elif aname in ("count", "for_each"):
-                self.diags.error("Unsupported argument", f'"{aname}" on module calls is not supported yet; use it on the resources inside the module.', attr.name_range)
+            elif aname == "count":
+                call.count = attr.expr
+            elif aname == "for_each":
+                call.for_each = attr.expr
             elif aname in ("version", "providers"):
                 self.diags.error("Unsupported argument", f'"{aname}" is not used by trainform\'s local modules.', attr.name_range)
             else:
                 call.args[aname] = attr
+        if call.count is not None and call.for_each is not None:
+            self.diags.error("Invalid combination of \"count\" and \"for_each\"", 'The "count" and "for_each" meta-arguments are mutually-exclusive, only one should be used.', call.for_each.range)
         for blk in block.body.blocks:
             self.diags.error("Unsupported block type", f'Blocks of type "{blk.type}" are not expected here.', blk.type_range)
         module.module_calls[name] = call

@@ -101,6 +101,10 @@ class Module:
     module_calls: dict[str, ModuleCall] = field(default_factory=dict)
     backend: dict | None = None
     backend_range: Range | None = None
+    # refactoring blocks (engine.config.refactoring): Moved, Removed, Import
+    moved: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    imports: list = field(default_factory=list)
 
 
 @dataclass

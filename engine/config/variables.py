@@ -217,3 +217,38 @@ def terminal_prompt(var: Variable) -> str | None:
         return click.prompt("  Enter a value", hide_input=var.sensitive, default="", show_default=False, err=True)
     except (click.Abort, EOFError):
         return None
+
+
+def check_default_validations(config) -> Diagnostics:
+    """Defaults that fail their own variable's validation rules (``validate`` reports
+    them before any value is given; Terraform only notices when the default is used).
+    Rules that read other variables are left to plan, where those have values."""
+    from engine.config import types as T
+    from engine.config.expr import EvalContext, evaluate
+    from engine.values import unmark
+
+    out = Diagnostics()
+    for cfg in config.walk():
+        for name, var in cfg.module.variables.items():
+            if not var.has_default or not var.validations or var.default.references():
+                continue
+            value, d = evaluate(var.default, EvalContext(variables={}))
+            if d.has_errors:
+                continue
+            if var.type is not None and value is not None:
+                try:
+                    value = T.convert(value, var.type)
+                except T.ConversionError:
+                    continue  # reported by the loader as a type mismatch
+            ctx = EvalContext(variables={"var": {name: value}}, base_dir=cfg.module.dir)
+            for v in var.validations:
+                refs = v.condition.references() + v.error_message.references()
+                if any(r.root != "var" or not r.steps or r.steps[0][1] != name for r in refs):
+                    continue  # reads something besides this variable: checked at plan time
+                ok, d2 = evaluate(v.condition, ctx)
+                if d2.has_errors or unmark(ok) is not False:
+                    continue
+                msg, d3 = evaluate(v.error_message, ctx)
+                msg = unmark(msg) if not d3.has_errors else "(error message could not be evaluated)"
+                out.error("Invalid default value for variable", f'{msg}\n\nThe default value of variable "{name}" fails its own validation rule at {v.range}, so every plan that does not set "{name}" would fail. Fix the default or the rule.', var.default.range)
+    return out

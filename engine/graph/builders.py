@@ -4,8 +4,8 @@ As in Terraform's graph builders, each builder is a list of small steps that
 each add one kind of node or edge, so the order of concerns is visible:
 
 * :class:`PlanGraphBuilder` (plan, refresh, validate, ``graph -type=plan``):
-  configuration nodes -> module call arguments -> references -> cycle check ->
-  targeting.
+  configuration nodes -> module call arguments -> module expansion ->
+  references -> cycle check -> targeting.
 * :class:`ApplyGraphBuilder` (apply and destroy, ``graph -type=apply|destroy``),
   from a Plan: configuration nodes (blocks become expand nodes) -> one node per
   planned change -> destroy nodes -> create-before-destroy edges -> destroy
@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.config.model import Config, Resource
+from engine.config.model import Config, ModuleCall, Resource
 from engine.diagnostics import Diagnostics
 from engine.graph.dag import Graph, find_cycle
 from engine.graph.nodes import (
-    EXPAND, RES, DestroyNode, ExpandNode, InstanceNode, LocalNode, OutputNode, ResourceNode, VariableNode,
-    label_of,
+    EXPAND, RES, DestroyNode, ExpandNode, InstanceNode, LocalNode, ModuleExpandNode, OutputNode, ResourceNode,
+    VariableNode, label_of,
 )
 
 __all__ = ["PlanGraphBuilder", "ApplyGraphBuilder", "BuiltGraph"]
@@ -36,6 +36,7 @@ class BuiltGraph:
         self.graph = Graph()
         self.diags = Diagnostics()
         self.targets = None  # engine.plan.targeting.Targets when -target was given
+        self.ref_ranges: dict = {}  # (dependency, dependent) -> range of the reference that made the edge
 
 
 # ---------------------------------------------------------------- plan graph
@@ -43,13 +44,17 @@ class BuiltGraph:
 class PlanGraphBuilder:
     """The static graph of every module (one node per variable, local, output and block)."""
 
-    def __init__(self, config: Config, schema: Callable[[str], object], targets: list[str] | None = None) -> None:
+    def __init__(self, config: Config, schema: Callable[[str], object], targets: list[str] | None = None,
+                 destroy: bool = False) -> None:
         self.config = config
         self.schema = schema  # type name -> ResourceSchema; raises ProviderUnavailable
         self.target_list = list(targets or [])
+        self.destroy = destroy  # a destroy plan's targets take their dependents along
 
     def steps(self) -> list[Callable[[BuiltGraph], None]]:
-        return [self.config_nodes, self.module_arguments, self.references, self.cycle_check, self.targeting]
+        return [self.config_nodes, self.module_arguments, self.module_expansion, self.references, self.import_references,
+                self.cycle_check,
+                self.targeting]
 
     def build(self) -> BuiltGraph:
         b = BuiltGraph()
@@ -69,8 +74,10 @@ class PlanGraphBuilder:
         from engine.providers.registry import ProviderUnavailable
 
         g, d = b.graph, b.diags
-        for cfg, _, _ in self._modules():
+        for cfg, _, call in self._modules():
             m, path = cfg.module, cfg.path
+            if call is not None and (call.count is not None or call.for_each is not None):
+                g.add_node(ModuleExpandNode(path[:-1], path[-1]))
             for name in m.variables:
                 g.add_node(VariableNode(path, name))
             for name in m.locals:
@@ -98,15 +105,17 @@ class PlanGraphBuilder:
                 node = VariableNode(path, name)
                 if call is not None and name in call.args:
                     for ref in call.args[name].expr.references():
-                        _check_special(ref, None, d)
+                        _check_special(ref, call, d)
                         for dep in resolve_reference(parent, ref, d):
                             g.add_edge(dep, node)
+                            b.ref_ranges.setdefault((dep, node), ref.range)
                 for v in var.validations:
                     for ref in v.condition.references() + v.error_message.references():
                         if ref.root == "var" and ref.steps and ref.steps[0][1] == name:
                             continue
                         for dep in resolve_reference(cfg, ref, d):
                             g.add_edge(dep, node)
+                            b.ref_ranges.setdefault((dep, node), ref.range)
             if call is None:
                 continue
             for aname, attr in call.args.items():
@@ -115,6 +124,24 @@ class PlanGraphBuilder:
             for name, var in m.variables.items():
                 if not var.has_default and name not in call.args:
                     d.error("Missing required argument", f'The argument "{name}" is required, but no definition was found (module "{call.name}" declares variable "{name}" without a default).', call.range)
+
+    def module_expansion(self, b: BuiltGraph) -> None:
+        """A call with count/for_each: its expand node reads the keys' references in
+        the caller and runs before every node of the called module (and below)."""
+        from engine.evaluate import resolve_reference
+
+        g, d = b.graph, b.diags
+        for cfg, parent, call in self._modules():
+            if call is None or (call.count is None and call.for_each is None):
+                continue
+            node = ModuleExpandNode(cfg.path[:-1], call.name)
+            for ref in (call.count or call.for_each).references():
+                _check_special(ref, None, d)  # each/count do not exist yet here
+                for dep in resolve_reference(parent, ref, d):
+                    g.add_edge(dep, node)
+            for n in list(g.nodes):
+                if n != node and len(n[1]) >= len(cfg.path) and n[1][:len(cfg.path)] == cfg.path and n[0] != EXPAND:
+                    g.add_edge(node, n)
 
     def references(self, b: BuiltGraph) -> None:
         """Edges from what an expression reads to where it is used (and depends_on)."""
@@ -129,12 +156,14 @@ class PlanGraphBuilder:
                     _check_special(ref, None, d)
                     for dep in resolve_reference(cfg, ref, d):
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
             for name, out in m.outputs.items():
                 node = OutputNode(path, name)
                 for ref in out.expr.references() + out.depends_on:
                     _check_special(ref, None, d)
                     for dep in resolve_reference(cfg, ref, d):
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
             for key, res in m.resources.items():
                 node = ResourceNode(path, key)
                 address = cfg.prefix + key
@@ -151,28 +180,44 @@ class PlanGraphBuilder:
                                 d.error("Self-referential block", f"Configuration for {address} may not refer to itself.", ref.range, address)
                             continue
                         g.add_edge(dep, node)
+                        b.ref_ranges.setdefault((dep, node), ref.range)
                 if call is not None:
                     for ref in call.depends_on:
                         for dep in resolve_reference(parent, ref, d):
                             g.add_edge(dep, node)
 
+    def import_references(self, b: BuiltGraph) -> None:
+        """An import block's id is evaluated when its target is planned: after what it reads."""
+        from engine.evaluate import resolve_reference
+
+        for imp in self.config.module.imports:
+            node = ResourceNode(imp.to.module, f"{imp.to.type}.{imp.to.name}")
+            if node not in b.graph:
+                continue
+            for ref in imp.id.references():
+                _check_special(ref, None, b.diags)
+                for dep in resolve_reference(self.config, ref, b.diags):
+                    if dep != node:
+                        b.graph.add_edge(dep, node)
+
     def cycle_check(self, b: BuiltGraph) -> None:
-        cycle_error(b.graph, b.diags, "Cycle: ", "The configuration contains a dependency cycle (each refers to the next): {path}. Break the cycle by removing one of the references.")
+        cycle_error(b.graph, b.diags, "Cycle: ", "The configuration contains a dependency cycle (each refers to the next): {path}. Break the cycle by removing one of the references.",
+                    b.ref_ranges)
 
     def targeting(self, b: BuiltGraph) -> None:
         """-target: the blocks the plan covers (targets and their dependencies)."""
         if self.target_list and not b.diags.has_errors:
             from engine.plan.targeting import Targets
 
-            b.targets = Targets(b.graph, self.target_list)
+            b.targets = Targets(b.graph, self.target_list, self.destroy)
 
 
-def _check_special(ref, res: Resource | None, d: Diagnostics) -> None:
-    """each/count/self used where they do not exist."""
+def _check_special(ref, res: Resource | ModuleCall | None, d: Diagnostics) -> None:
+    """each/count/self used where they do not exist (``res``: the resource or module call)."""
     if ref.root == "each" and (res is None or res.for_each is None):
-        d.error('Reference to "each" in context without for_each', 'The "each" object can be used only in "resource" blocks, and only when the "for_each" argument is set.', ref.range)
+        d.error('Reference to "each" in context without for_each', 'The "each" object can be used only in "module" or "resource" blocks, and only when the "for_each" argument is set.', ref.range)
     elif ref.root == "count" and (res is None or res.count is None):
-        d.error('Reference to "count" in non-counted context', 'The "count" object can only be used in "resource" blocks when the "count" argument is set.', ref.range)
+        d.error('Reference to "count" in non-counted context', 'The "count" object can only be used in "module" and "resource" blocks, and only when the "count" argument is set.', ref.range)
     elif ref.root == "count" and not (ref.steps and ref.steps[0] == ("attr", "index")):
         d.error("Invalid count attribute", 'The "count" object has only the attribute "index".', ref.range)
     elif ref.root == "each" and not (ref.steps and ref.steps[0][0] == "attr" and ref.steps[0][1] in ("key", "value")):
@@ -181,14 +226,28 @@ def _check_special(ref, res: Resource | None, d: Diagnostics) -> None:
         d.error("Invalid \"self\" reference", 'The "self" object is not available in this context.', ref.range)
 
 
-def cycle_error(g: Graph, d: Diagnostics, summary: str, detail: str) -> bool:
-    """Report one cycle of ``g``, if any, naming its nodes in reference order."""
+def cycle_error(g: Graph, d: Diagnostics, summary: str, detail: str, ref_ranges: dict | None = None) -> bool:
+    """Report one cycle of ``g``, if any, naming its nodes in reference order and,
+    where the references are known (configuration graphs), each one's file:line:col;
+    the diagnostic points at the first of them."""
     cycle = find_cycle(g)
     if not cycle:
         return False
     refers = list(reversed(cycle))  # graph edges point dependency -> dependent
     names = ", ".join(label_of(n) for n in refers)
-    d.error(summary + names, detail.format(path=" -> ".join(label_of(n) for n in refers + [refers[0]])))
+    text = detail.format(path=" -> ".join(label_of(n) for n in refers + [refers[0]]))
+    where = []
+    for i, n in enumerate(refers):
+        nxt = refers[(i + 1) % len(refers)]
+        rng = (ref_ranges or {}).get((nxt, n))
+        if rng is not None:
+            where.append((n, nxt, rng))
+    if where and len(where) == len(refers):
+        lines = "\n".join(f"  {label_of(n)} refers to {label_of(nxt)} at {rng}" for n, nxt, rng in where)
+        text = f"The configuration contains a dependency cycle:\n{lines}\n\nBreak the cycle by removing one of the references."
+        d.error(summary + names, text, where[0][2])
+    else:
+        d.error(summary + names, text)
     return True
 
 
@@ -230,9 +289,9 @@ class ApplyGraphBuilder:
             g.add_edge(conv(u), conv(v))
 
     def _block(self, c) -> ExpandNode:
-        from engine.addrs import parse_module
+        from engine.addrs import parse_module, static_path
 
-        return ExpandNode(parse_module(c.module), f"{c.type}.{c.name}")
+        return ExpandNode(static_path(parse_module(c.module)), f"{c.type}.{c.name}")
 
     def change_nodes(self, b: BuiltGraph) -> None:
         """A node per create/update/no-op, after what its block depends on, before its block."""
@@ -241,7 +300,7 @@ class ApplyGraphBuilder:
         g = b.graph
         preds_of: dict = {}
         for c in self.plan.resource_changes:
-            if c.action == Action.DELETE:
+            if c.action in (Action.DELETE, Action.FORGET):
                 continue
             blk = self._block(c)
             if blk not in preds_of:
@@ -282,13 +341,13 @@ class ApplyGraphBuilder:
 
     def destroy_order(self, b: BuiltGraph) -> None:
         """Deletions run dependents first (the reverse of creation order)."""
-        from engine.addrs import Resource, parse_module
+        from engine.addrs import Resource, parse_module, static_path
         from engine.plan.model import Action
 
         g = b.graph
-        block_of: dict[str, list[str]] = {}
+        block_of: dict[str, list[str]] = {}  # static block address (what dependencies name) -> deletions
         for a, c in self.deleting.items():
-            block_of.setdefault(str(Resource(parse_module(c.module), c.type, c.name)), []).append(a)
+            block_of.setdefault(str(Resource(static_path(parse_module(c.module)), c.type, c.name)), []).append(a)
         for a, c in self.deleting.items():
             for dep in c.dependencies:
                 targets = block_of.get(dep, [])

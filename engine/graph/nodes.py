@@ -11,13 +11,19 @@ session's module scopes); a resource block plans its instances; in the apply
 graph a block becomes an :class:`ExpandNode` that gathers its applied
 instances, each instance change an :class:`InstanceNode` and each deletion a
 :class:`DestroyNode`.
+
+Nodes are static: one per object of a module in the configuration.  A module
+call with ``count``/``for_each`` has a :class:`ModuleExpandNode` (Terraform's
+"module expansion") that evaluates the keys in each instance of the calling
+module and makes one scope per module instance; every node of the called
+module runs after it and does its work once per module instance.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.addrs import module_prefix
+from engine.addrs import module_prefix, module_step, split_step
 from engine.diagnostics import Diagnostics
 from engine.values import UNKNOWN, Sensitive, Unknown, unmark
 
@@ -26,6 +32,7 @@ __all__ = [
     "EXPAND",
     "INSTANCE",
     "LOCAL",
+    "MODULE",
     "OUTPUT",
     "RES",
     "VAR",
@@ -33,6 +40,7 @@ __all__ = [
     "ExpandNode",
     "InstanceNode",
     "LocalNode",
+    "ModuleExpandNode",
     "Node",
     "OutputNode",
     "ResourceNode",
@@ -40,7 +48,7 @@ __all__ = [
     "label_of",
 ]
 
-VAR, LOCAL, OUTPUT, RES = "var", "local", "output", "res"
+VAR, LOCAL, OUTPUT, RES, MODULE = "var", "local", "output", "res", "mod"
 EXPAND, INSTANCE, DESTROY = "blk", "inst", "del"
 
 
@@ -97,6 +105,8 @@ class VariableNode(_ModuleNode):
         return evaluate_variable(planner.session, self)
 
     def apply(self, applier) -> bool:
+        if applier.session.options.destroy:  # deletions use the configuration the plan evaluated
+            return True
         return evaluate_variable(applier.session, self)
 
 
@@ -108,6 +118,8 @@ class LocalNode(_ModuleNode):
         return evaluate_local(planner.session, self)
 
     def apply(self, applier) -> bool:
+        if applier.session.options.destroy:  # what locals read is being deleted
+            return True
         return evaluate_local(applier.session, self)
 
 
@@ -122,6 +134,25 @@ class OutputNode(_ModuleNode):
         if applier.session.options.destroy:  # what outputs read is being deleted; destroy drops them all
             return True
         return evaluate_output(applier.session, self)
+
+
+class ModuleExpandNode(_ModuleNode):
+    """A module call with count/for_each: (kind, calling module's path, call name)."""
+
+    __slots__ = ()
+    kind = MODULE
+
+    @property
+    def label(self) -> str:
+        return module_prefix(self[1]) + "module." + self[2] + " (expand)"
+
+    def plan(self, planner) -> bool:
+        return expand_module(planner.session, self)
+
+    def apply(self, applier) -> bool:
+        if applier.session.options.destroy:  # the plan's expansion stands; nothing is evaluated
+            return True
+        return expand_module(applier.session, self)
 
 
 class ResourceNode(_ModuleNode):
@@ -196,17 +227,67 @@ def label_of(node) -> str:
     """A node's label (also for plain tuples built elsewhere)."""
     if isinstance(node, Node):
         return node.label
-    return {VAR: VariableNode, LOCAL: LocalNode, OUTPUT: OutputNode, RES: ResourceNode}[node[0]](*node[1:]).label
+    return {VAR: VariableNode, LOCAL: LocalNode, OUTPUT: OutputNode, RES: ResourceNode,
+            MODULE: ModuleExpandNode}[node[0]](*node[1:]).label
 
 
 # ---------------------------------------------------------------- evaluation
 
+def expand_module(session, node) -> bool:
+    """A call's count/for_each, in each instance of the calling module: one scope
+    per module instance, and the caller's ``module.NAME`` becomes a list (count)
+    or a map (for_each) of instance objects that the outputs fill in."""
+    from engine.evaluate import expand
+
+    _, parent, name = node
+    path = parent + (name,)
+    call = session.config.descendant(parent).module.module_calls[name]
+    # -target leaves this module out: keys that cannot be evaluated (they may be what
+    # the targeted resources are about to make known) are no error, just no instances
+    optional = session.targets is not None and not session.targets.covers_module(path)
+    d = Diagnostics()
+    instances = []
+    ok = True
+    for pip in session.module_instances(parent):
+        pscope = session.scopes[pip]
+        if session.options.validate_only:
+            # validate: the module once, with unknown keys
+            binding = {"count": {"index": UNKNOWN}} if call.count is not None else {"each": {"key": UNKNOWN, "value": UNKNOWN}}
+            pscope.values["module"][name] = UNKNOWN
+            instances.append((pip + (name,), binding))
+            continue
+        kd = Diagnostics()
+        keys = expand(call, pscope.ctx(), kd, module_prefix(pip) + "module." + name)
+        if keys is None:
+            pscope.values["module"][name] = UNKNOWN
+            if not optional:
+                d.extend(kd)
+                ok = False
+            continue
+        d.extend(kd)
+        pscope.values["module"][name] = [{} for _ in keys] if call.count is not None else {k: {} for k, _ in keys}
+        instances.extend((pip + (module_step(name, k),), binding) for k, binding in keys)
+    if ok:
+        session.set_module_instances(path, instances)
+    session.diags.extend(d)
+    return ok and not d.has_errors
+
+
 def evaluate_variable(session, node) -> bool:
+    """A variable, in every instance of its module."""
+    if session.pruned(node):
+        return True
+    ok = True
+    for ip in session.module_instances(node[1]):
+        ok = _evaluate_variable(session, ip, node[2]) and ok
+    return ok
+
+
+def _evaluate_variable(session, path, name) -> bool:
     """A variable: root input, module call argument or default; then its validations."""
     from engine.config import types as T
     from engine.config.expr import evaluate
 
-    _, path, name = node
     scope = session.scopes[path]
     var = scope.module.variables[name]
     d = Diagnostics()
@@ -214,9 +295,10 @@ def evaluate_variable(session, node) -> bool:
         value = session.inputs.get(name)
     else:
         parent = session.scopes[path[:-1]]
-        call = parent.module.module_calls[path[-1]]
+        call_name = split_step(path[-1])[0]
+        call = parent.module.module_calls[call_name]
         if name in call.args:
-            value, d2 = evaluate(call.args[name].expr, parent.ctx())
+            value, d2 = evaluate(call.args[name].expr, parent.ctx(session.bindings.get(path)))
             d.extend(d2)
             if not d2.has_errors and var.type is not None and not isinstance(unmark(value), Unknown):
                 try:
@@ -282,29 +364,49 @@ def evaluate_local(session, node) -> bool:
     from engine.config.expr import evaluate
 
     _, path, name = node
-    scope = session.scopes[path]
-    value, d = evaluate(scope.module.locals[name].expr, scope.ctx())
-    scope.values["local"][name] = value
-    session.diags.extend(d)
-    return not d.has_errors
+    if session.pruned(node):
+        return True
+    ok = True
+    for ip in session.module_instances(path):
+        scope = session.scopes[ip]
+        value, d = evaluate(scope.module.locals[name].expr, scope.ctx())
+        scope.values["local"][name] = value
+        session.diags.extend(d)
+        ok = ok and not d.has_errors
+    return ok
 
 
 def evaluate_output(session, node) -> bool:
-    """An output: root outputs are kept for the plan; a module's go to its caller's scope."""
+    """An output: root outputs are kept for the plan; a module's go to its caller's
+    scope (into the instance object of a call with count/for_each)."""
     from engine.config.expr import evaluate
     from engine.values import contains_sensitive
 
     _, path, name = node
-    scope = session.scopes[path]
-    out = scope.module.outputs[name]
-    value, d = evaluate(out.expr, scope.ctx())
-    if not d.has_errors and contains_sensitive(value) and not out.sensitive:
-        d.error("Output refers to sensitive values", "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, trainform requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent.\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true", out.expr.range)
-    if out.sensitive:
-        value = Sensitive(value)
-    if path:
-        session.scopes[path[:-1]].values["module"][path[-1]][name] = value
-    else:
-        session.root_outputs[name] = value
-    session.diags.extend(d)
-    return not d.has_errors
+    if session.pruned(node):
+        # -target: an output that needs untargeted resources keeps its prior value
+        if not path:
+            session.skipped_outputs.add(name)
+        return True
+    ok = True
+    for ip in session.module_instances(path):
+        scope = session.scopes[ip]
+        out = scope.module.outputs[name]
+        value, d = evaluate(out.expr, scope.ctx())
+        if not d.has_errors and contains_sensitive(value) and not out.sensitive:
+            d.error("Output refers to sensitive values", "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, trainform requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent.\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true", out.expr.range)
+        if out.sensitive:
+            value = Sensitive(value)
+        if ip:
+            call, key = split_step(ip[-1])
+            container = session.scopes[ip[:-1]].values["module"].get(call)
+            if key is None:
+                if isinstance(container, dict):
+                    container[name] = value
+            elif isinstance(container, (list, dict)):
+                container[key][name] = value
+        else:
+            session.root_outputs[name] = value
+        session.diags.extend(d)
+        ok = ok and not d.has_errors
+    return ok

@@ -26,6 +26,7 @@ class PlanOptions:
     replace: list[str] = field(default_factory=list)
     parallelism: int = 10
     validate_only: bool = False  # evaluate with unknown inputs, call no provider plan
+    imports: list = field(default_factory=list)  # [(address, id)]: trainform import ADDR ID
 
 
 class Action(str, enum.Enum):
@@ -36,6 +37,7 @@ class Action(str, enum.Enum):
     REPLACE_DELETE_FIRST = "delete-then-create"
     REPLACE_CREATE_FIRST = "create-then-delete"
     READ = "read"
+    FORGET = "forget"  # removed { lifecycle { destroy = false } }: drop from state, keep the object
 
     @property
     def is_replace(self) -> bool:
@@ -51,6 +53,7 @@ class Action(str, enum.Enum):
             Action.REPLACE_DELETE_FIRST: "-/+",
             Action.REPLACE_CREATE_FIRST: "+/-",
             Action.READ: "<=",
+            Action.FORGET: ".",
         }[self]
 
 
@@ -72,6 +75,8 @@ class ResourceChange:
     dependencies: list[str] = field(default_factory=list)
     tainted: bool = False
     private: Any = None
+    previous_address: str | None = None  # moved here from this address (a moved block)
+    importing: dict | None = None  # {"id": ...}: adopted by an import block / trainform import
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -131,10 +136,11 @@ class Plan:
     output_changes: list[OutputChange] = field(default_factory=list)
     drift: list[DriftEntry] = field(default_factory=list)
     errored: bool = False
+    moves: list[list[str]] = field(default_factory=list)  # [from, to] applied to the prior state
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action != Action.NOOP for c in self.resource_changes) or any(
+        return bool(self.moves) or any(c.action != Action.NOOP or c.importing for c in self.resource_changes) or any(
             o.action != Action.NOOP for o in self.output_changes
         ) or (self.refresh_only and bool(self.drift))
 
@@ -145,9 +151,13 @@ class Plan:
         return None
 
     def counts(self) -> dict[str, int]:
-        add = change = destroy = 0
+        add = change = destroy = imported = forget = 0
         for c in self.resource_changes:
-            if c.action == Action.CREATE:
+            if c.importing:
+                imported += 1
+            if c.action == Action.FORGET:
+                forget += 1
+            elif c.action == Action.CREATE:
                 add += 1
             elif c.action == Action.UPDATE:
                 change += 1
@@ -156,7 +166,7 @@ class Plan:
             elif c.action.is_replace:
                 add += 1
                 destroy += 1
-        return {"add": add, "change": change, "destroy": destroy}
+        return {"add": add, "change": change, "destroy": destroy, "import": imported, "forget": forget}
 
     def to_json(self) -> dict:
         return {
@@ -174,6 +184,7 @@ class Plan:
             "output_changes": [o.to_json() for o in self.output_changes],
             "resource_drift": [d.to_json() for d in self.drift],
             "errored": self.errored,
+            "moves": [list(m) for m in self.moves],
         }
 
     @classmethod
@@ -193,6 +204,7 @@ class Plan:
             output_changes=[OutputChange(**{**o, "action": Action(o["action"])}) for o in d.get("output_changes", [])],
             drift=[DriftEntry(**x) for x in d.get("resource_drift", [])],
             errored=d.get("errored", False),
+            moves=[list(m) for m in d.get("moves", [])],
         )
 
 

@@ -10,7 +10,7 @@ The result is a plain-data :class:`Plan` that engine.apply executes.
 from __future__ import annotations
 
 from engine.addrs import Resource as AResource
-from engine.addrs import module_prefix, module_string, parse_module
+from engine.addrs import module_prefix, module_string, parse_module, split_step, static_path
 from engine.config.model import Resource
 from engine.diagnostics import Diagnostics
 from engine.evaluate import expand, instance_address, mark_paths, split_marks
@@ -18,6 +18,8 @@ from engine.graph import walk
 from engine.graph.nodes import RES, label_of
 from engine.plan.diff import changed_attrs, plain, propagate_sensitive, unknown_paths
 from engine.plan.model import Action, OutputChange, Plan, ResourceChange
+from engine.plan.refactor import apply_moves, check_statements, removed_for
+from engine.plan.refactor_import import import_specs
 from engine.plan.refresh import refresh, upgrade_states
 from engine.values import UNKNOWN, Sensitive, contains_unknown, to_plain, unmark
 
@@ -32,6 +34,10 @@ class Planner:
         self.targets = None
         self._changes: dict[str, ResourceChange] = {}
         self._ancestors: dict = {}
+        self._walked: set = set()  # (module instance string, TYPE.NAME) of every block instance walked
+        self.imports: dict = {}  # address -> ImportSpec (import blocks, trainform import)
+        self._imported: dict = {}  # address -> ResourceInstance adopted during this plan
+        self._import_seen: set[str] = set()
 
     def plan(self) -> Plan:
         from engine import __version__
@@ -44,7 +50,15 @@ class Planner:
         if s.diags.has_errors:
             plan.errored = True
             return plan
+        s.diags.extend(check_statements(s.config))
+        if s.diags.has_errors:
+            plan.errored = True
+            return plan
         if not self.options.validate_only:
+            # moved blocks act on the prior state before anything reads it
+            plan.moves = apply_moves(s.config, s.state, s.diags)
+            if not (self.options.destroy or self.options.refresh_only):
+                self.imports = import_specs(s.config, self.options.imports)
             upgrade_states(s)
         if s.diags.has_errors:
             plan.errored = True
@@ -59,19 +73,34 @@ class Planner:
         result = walk(s.graph, fn, self.options.parallelism, sort_key=label_of, stop=s.stop, is_light=lambda n: n.is_light(self))
         if result.failed or self.session.diags.has_errors:
             plan.errored = True
-        # instances in state whose block is gone from the configuration
+        self._finish_imports()
+        # instances in state whose block (or module instance) is gone from the configuration
         known_blocks = {(cfg.prefix + key) for cfg in self.session.config.walk() for key in cfg.module.resources}
         for inst in sorted(self.session.state.resources.values(), key=lambda i: i.address):
-            block = str(AResource(parse_module(inst.module), inst.type, inst.name))
+            ipath = parse_module(inst.module)
+            spath = static_path(ipath)
+            block = str(AResource(spath, inst.type, inst.name))
             if inst.status == "deposed" and not self.options.refresh_only:
                 self._changes[inst.address] = self._delete_change(inst, "deposed: the object this one replaced (create_before_destroy) was never deleted, e.g. the apply was interrupted")
                 continue
-            if block in known_blocks or inst.address in self._changes:
+            if inst.address in self._changes or (inst.module, f"{inst.type}.{inst.name}") in self._walked:
                 continue
+            if block in known_blocks and not self._module_gone(ipath):
+                continue  # not walked because the plan failed first
             if self.targets is not None and not self.targets.matches(inst.address):
                 continue
-            ch = self._delete_change(inst, f"because {block} is not in configuration")
+            removed = removed_for(self.session.config, inst)
+            if removed is not None and not removed.destroy:
+                self._changes[inst.address] = self._forget_change(inst)
+                continue
+            gone = self._module_gone(ipath)
+            why = f"because {module_string(gone)} is not in configuration" if gone else f"because {block} is not in configuration"
+            ch = self._delete_change(inst, why)
             self._changes[inst.address] = ch
+        for old, new in plan.moves:
+            if new in self._changes:
+                self._changes[new].previous_address = old
+        self._forget_warning()
         if self.options.refresh_only:
             plan.resource_changes = []
         else:
@@ -79,8 +108,25 @@ class Planner:
         self._plan_outputs(plan)
         return plan
 
+    def _module_gone(self, ipath: tuple) -> tuple:
+        """The first module instance of ``ipath`` that the configuration no longer
+        has (a removed call, key or index); () when all exist or were not expanded."""
+        cfg = self.session.config
+        for i, step in enumerate(ipath):
+            name, _ = split_step(step)
+            cfg = cfg.children.get(name)
+            if cfg is None:
+                return ipath[:i + 1]
+            if not self.session.expanded(cfg.path):
+                return ()
+            if ipath[:i + 1] not in self.session.module_instances(cfg.path):
+                return ipath[:i + 1]
+        return ()
+
     def _plan_outputs(self, plan: Plan) -> None:
         prior = self.session.state.outputs
+        if self.options.destroy and self.targets is not None:
+            return  # a targeted destroy leaves the outputs alone, as Terraform does
         if self.options.destroy:
             for name in sorted(prior):
                 plan.output_changes.append(OutputChange(name, Action.DELETE, before=prior[name].get("value"), sensitive=prior[name].get("sensitive", False)))
@@ -99,16 +145,23 @@ class Planner:
                 same = (not unknown) and (secrets.matches(old.get("value"), value_plain) if old.get("sensitive") else old.get("value") == value_plain)
                 action = Action.NOOP if same else Action.UPDATE
             plan.output_changes.append(OutputChange(name, action, before=None if old is None else old.get("value"), after=None if unknown else value_plain, after_unknown=unknown, sensitive=sens))
-        for name in sorted(set(prior) - set(self.session.root_outputs)):
+        for name in sorted(set(prior) - set(self.session.root_outputs) - self.session.skipped_outputs):
             plan.output_changes.append(OutputChange(name, Action.DELETE, before=prior[name].get("value"), sensitive=prior[name].get("sensitive", False)))
 
     def use_prior(self, node) -> bool:
         """An untargeted resource: expose its prior state, plan nothing."""
         _, path, key = node
-        scope = self.scopes[path]
-        res = scope.module.resources[key]
-        insts = list(self.session.block_instances(module_string(path), key).values())
-        self.session.set_resource_values(scope, res, [(i.index_key, mark_paths(i.attributes, i.sensitive_paths)) for i in insts])
+        for ip in self.session.module_instances(path):
+            scope = self.scopes[ip]
+            res = scope.module.resources[key]
+            module = module_string(ip)
+            self._walked.add((module, key))
+            insts = list(self.session.block_instances(module, key).values())
+            if not insts and not self.options.destroy and not self.session.evaluate_all:
+                # not planned and not in state: unknown, as Terraform evaluates a pending resource
+                scope.values[res.type][res.name] = UNKNOWN
+                continue
+            self.session.set_resource_values(scope, res, [(i.index_key, mark_paths(i.attributes, i.sensitive_paths)) for i in insts])
         return True
 
     def resource_is_light(self, node) -> bool:
@@ -126,13 +179,24 @@ class Planner:
         return self.plan_resource(node)
 
     def plan_resource(self, node) -> bool:
-        _, path, key = node
+        """A resource block, in every instance of its module."""
+        ok = True
+        for ip in self.session.module_instances(node[1]):
+            ok = self._plan_resource_in(node, ip) and ok
+        return ok
+
+    def _wanted(self, node, address: str) -> bool:
+        return self.targets is None or self.targets.wants(label_of(node), address)
+
+    def _plan_resource_in(self, node, path) -> bool:
+        key = node[2]
         scope = self.scopes[path]
         res = scope.module.resources[key]
         prefix = module_prefix(path)
         block_address = prefix + key
         d = Diagnostics()
         module = module_string(path)
+        self._walked.add((module, key))
         prior_insts = self.session.block_instances(module, key)
         if self.options.destroy:
             # Evaluate the configuration of what is being destroyed where it still
@@ -145,8 +209,11 @@ class Planner:
                 bindings[k] = binding
             items = []
             for k, inst in sorted(prior_insts.items(), key=lambda kv: str(kv[0])):
-                self._changes[inst.address] = self._delete_change(inst, None, res)
                 live = inst.attributes
+                if not self._wanted(node, inst.address):
+                    items.append((k, mark_paths(live, inst.sensitive_paths)))
+                    continue
+                self._changes[inst.address] = self._delete_change(inst, None, res)
                 if k in bindings:
                     cd = Diagnostics()
                     _, _, config, _ = self.session.instance_config(scope, res, inst.address, bindings[k], cd)
@@ -166,22 +233,37 @@ class Planner:
         ok = True
         items = []
         seen = set()
+        planned_any = False
         for index_key, binding in instances:
             seen.add(index_key)
             address = instance_address(prefix, key, index_key)
-            if self.targets is not None and self.targets.instance_filtered(block_address) and not self.targets.matches(address):
+            if not self._wanted(node, address):
                 # untargeted sibling instance
                 inst = prior_insts.get(index_key)
                 if inst is not None:
                     items.append((index_key, mark_paths(inst.attributes, inst.sensitive_paths)))
                 continue
-            value = self.plan_instance(scope, res, address, index_key, binding, prior_insts.get(index_key), d)
+            planned_any = True
+            prior = prior_insts.get(index_key)
+            importing = None
+            if address in self.imports:
+                self._import_seen.add(address)
+                if prior is None:
+                    importing = self.imports[address]
+                    prior = self.import_instance(scope, res, address, index_key, importing, d)
+                    if prior is None:
+                        ok = False
+                        items.append((index_key, UNKNOWN))
+                        continue
+            value = self.plan_instance(scope, res, address, index_key, binding, prior, d)
+            if importing is not None and address in self._changes:
+                self._changes[address].importing = {"id": importing.id}
             if value is None:
                 ok = False
                 value = UNKNOWN
             items.append((index_key, value))
         for k, inst in prior_insts.items():
-            if k not in seen:
+            if k not in seen and self._wanted(node, inst.address):
                 if isinstance(k, int) and res.count is not None:
                     why = f"because index [{k}] is out of range for count"
                 elif isinstance(k, str) and res.for_each is not None:
@@ -191,7 +273,10 @@ class Planner:
                 else:
                     why = f"because {block_address} no longer uses count or for_each"
                 self._changes[inst.address] = self._delete_change(inst, why, res)
-        self.session.set_resource_values(scope, res, items)
+        if instances and not planned_any and not prior_insts:
+            scope.values[res.type][res.name] = UNKNOWN  # -target left out this module instance's block
+        else:
+            self.session.set_resource_values(scope, res, items)
         self.session.diags.extend(d)
         return ok and not d.has_errors
 
@@ -200,6 +285,7 @@ class Planner:
         from engine.providers import ValidateRequest
 
         _, path, key = node
+        path = self.session.module_instances(path)[0]  # validate: one instance per module
         scope = self.scopes[path]
         res = scope.module.resources[key]
         address = module_prefix(path) + key
@@ -314,7 +400,7 @@ class Planner:
         return None
 
     def _dependencies(self, scope, res) -> list[str]:
-        node = (RES, scope.path, res.key)
+        node = (RES, scope.cfg.path, res.key)
         out = set()
         for a in self._ancestor_resources(node):
             out.add(label_of(a))
@@ -325,6 +411,38 @@ class Planner:
         if node not in cache:
             cache[node] = [a for a in self.session.graph.ancestors(node) if a[0] == RES]
         return cache[node]
+
+    # ------------------------------------------------------------ removed / import
+    def _forget_change(self, inst) -> ResourceChange:
+        return ResourceChange(address=inst.address, type=inst.type, name=inst.name, module=inst.module, index_key=inst.index_key,
+                              action=Action.FORGET, before=inst.attributes, before_sensitive=inst.sensitive_paths,
+                              dependencies=list(inst.dependencies), reasons=["destroy = false is set in the configuration"])
+
+    def _forget_warning(self) -> None:
+        gone = [a for a, c in sorted(self._changes.items()) if c.action == Action.FORGET]
+        if gone:
+            self.session.diags.warning("Some objects will no longer be managed by trainform", "If you apply this plan, trainform will discard its tracking information for the following objects, but it will not delete them:\n" + "\n".join(f" - {a}" for a in gone) + "\n\nAfter applying this plan, trainform will no longer manage these objects. You will need to import them into trainform to manage them again.")
+
+    def import_instance(self, scope, res: Resource, address: str, index_key, spec, d: Diagnostics):
+        """Adopt the object ``spec.id`` as the prior state of ``address`` (import_ then read)."""
+        from engine.plan.refactor_import import import_object
+
+        inst = import_object(self.session, scope, res, address, index_key, spec, d)
+        if inst is not None:
+            self._imported[address] = inst
+        return inst
+
+    def _finish_imports(self) -> None:
+        """Imported objects join the prior state (apply's copy records them); an import
+        whose target instance the configuration does not have is an error."""
+        for address, inst in self._imported.items():
+            self.session.state.resources[address] = inst
+        for address, spec in sorted(self.imports.items()):
+            if address in self._import_seen or (self.targets is not None and not self.targets.matches(address)):
+                continue
+            if self.session.diags.has_errors:
+                break
+            self.session.diags.error("Configuration for import target does not exist", f"The configuration has no instance {address} to import into: check the instance key against the resource's count or for_each.", spec.range, address)
 
     def _delete_change(self, inst, why: str | None, res: Resource | None = None) -> ResourceChange:
         ch = ResourceChange(address=inst.address, type=inst.type, name=inst.name, module=inst.module, index_key=inst.index_key,

@@ -32,6 +32,13 @@ def secret_matches(digest, value) -> bool:
     return secrets.matches(digest, value)
 
 
+def pid_alive(pid) -> bool:
+    """Whether a process runs (not gone, not a zombie): for providers that track processes."""
+    from engine.procs import pid_alive as _pid_alive
+
+    return _pid_alive(pid)
+
+
 def user_umask() -> int:
     """The umask the user started trainform with: give it back to processes started
     for the user (trainform's own files are private, see engine.fileperms)."""
@@ -46,5 +53,5 @@ __all__ = [
     "ValidateRequest", "ValidateResponse", "PlanRequest", "PlanResponse", "ApplyRequest", "ApplyResponse",
     "ReadRequest", "ReadResponse", "ImportRequest", "ImportResponse", "UpgradeStateRequest",
     "UpgradeStateResponse", "CREATE", "UPDATE", "DELETE", "default_plan", "proposed_new_state",
-    "is_secret_digest", "secret_matches", "user_umask",
+    "is_secret_digest", "secret_matches", "user_umask", "pid_alive",
 ]

@@ -17,6 +17,13 @@ implementations (Terraform's ``providers.Interface``):
   documents for ``trainform show``).  The engine calls them directly: no
   ``getattr`` probing.
 
+A diagnostic about one attribute names it with ``attribute_path`` (e.g.
+``d.error("Invalid compute type", ..., attribute_path=("type",))``, nested
+blocks as ``("docker", "base_image")`` or ``("python", 0, "pip_packages")``);
+the engine points the message at that attribute in the configuration.
+``import_`` returns the state (and private data) of an existing object from an
+id; the engine then calls ``read`` to confirm it exists before planning it.
+
 Values exchanged are plain JSON-like data (dict/list/str/int/float/bool/None)
 plus ``UNKNOWN``.  Nested blocks appear as a dict (nesting "single", or None
 when absent) or a list of dicts (nesting "list").  Sensitive attributes carry
@@ -230,8 +237,12 @@ class ImportRequest:
 
 @dataclass
 class ImportResponse:
+    """``state`` of the existing object (None or an error diagnostic: there is none
+    with this id); the engine then reads it and plans it against the configuration."""
+
     state: dict | None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    private: dict | None = None
 
 
 @dataclass

@@ -23,6 +23,8 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
+from engine.procs import pid_alive
+
 from engine.state.errors import LockError, StateError
 
 __all__ = ["LockInfo", "FileLock", "lock_error", "pid_alive", "new_lock_info"]
@@ -69,23 +71,6 @@ def new_lock_info(operation: str, path: str) -> LockInfo:
         operation=operation, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         path=path, version=__version__,
     )
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); treat it as dead.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def is_stale(info: LockInfo | None) -> bool:

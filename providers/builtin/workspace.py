@@ -93,14 +93,14 @@ class WorkspaceProvider(Provider):
         d = Diagnostics()
         name = req.config.get("name")
         if isinstance(name, str) and not _NAME_RE.match(name):
-            d.error("Invalid workspace name", f'The workspace name "{name}" cannot be part of an image name: use lowercase letters, digits and single ".", "_" or "-" between them.')
+            d.error("Invalid workspace name", f'The workspace name "{name}" cannot be part of an image name: use lowercase letters, digits and single ".", "_" or "-" between them.', attribute_path=("name",))
         reg = self._registry(req.config)
         if reg is not None:
             addr = reg.get("address")
             if isinstance(addr, str) and ("/" in addr or "://" in addr or not addr.strip()):
-                d.error("Invalid registry address", f'The registry address "{addr}" must be host[:port], without a scheme or path (for example "127.0.0.1:5000").')
+                d.error("Invalid registry address", f'The registry address "{addr}" must be host[:port], without a scheme or path (for example "127.0.0.1:5000").', attribute_path=("registry", "address"))
             if isinstance(reg.get("password"), str) and not isinstance(reg.get("username"), (str, Unknown)):
-                d.error("Registry password without username", "The registry block sets a password but no username; set both, or neither to use the credentials of `docker login`.")
+                d.error("Registry password without username", "The registry block sets a password but no username; set both, or neither to use the credentials of `docker login`.", attribute_path=("registry", "password"))
         return ValidateResponse(d)
 
     # ------------------------------------------------------------ plan

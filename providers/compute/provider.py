@@ -48,6 +48,14 @@ def pool_settings(attrs: dict) -> tuple[int, list[int]]:
     return int(cap), [int(g) for g in gpus]
 
 
+def _suggest(t) -> str:
+    """' Did you mean "local"?' for a near miss, as the loader suggests names."""
+    import difflib
+
+    close = difflib.get_close_matches(str(t), sorted(TYPES), n=1, cutoff=0.6)
+    return f' Did you mean "{close[0]}"?' if close else ""
+
+
 class ComputeProvider(Provider):
     type_name = "compute"
 
@@ -73,6 +81,7 @@ class ComputeProvider(Provider):
             blocks={
                 "ray": NestedBlock(BlockSchema(attributes={
                     "address": Attribute(type="string", optional=True, description="An existing Ray cluster's job server (http://HOST:8265); absent: trainform starts and owns a local head."),
+                    "local_autoscaler": Attribute(type="bool", optional=True, description="Owned head only: Ray's autoscaler starts worker nodes (gpus_per_node each) on this machine on demand, min_nodes..max_nodes, idle_seconds_before_scaledown."),
                 })),
             },
             description="A pool of compute for runs: this machine's GPUs/CPUs, or a Ray cluster.",
@@ -127,12 +136,12 @@ class ComputeProvider(Provider):
         c = req.config
         t = c.get("type")
         if not isinstance(t, Unknown) and t not in TYPES:
-            d.error("Invalid compute type", f'type = "{t}" is not supported: use "local" or "ray".')
+            d.error("Invalid compute type", f'type = "{t}" is not supported: use "local" or "ray".{_suggest(t)}', attribute_path=("type",))
             return ValidateResponse(d)
         if t == "ray":
             rb = ray_backend()
             if rb is None:
-                d.error("ray compute is not available yet", 'This trainform build has no Ray support (providers/compute/ray.py). Use type = "local".')
+                d.error("ray compute is not available yet", 'This trainform build has no Ray support (providers/compute/ray.py). Use type = "local".', attribute_path=("type",))
             else:
                 return rb.validate(self.ctx, req)
         if t in (None, "local"):
@@ -145,13 +154,13 @@ class ComputeProvider(Provider):
                             f"max_concurrent_runs and gpus.")
         m = c.get("max_concurrent_runs")
         if isinstance(m, (int, float)) and not isinstance(m, bool) and (m < 1 or int(m) != m):
-            d.error("Invalid max_concurrent_runs", f"max_concurrent_runs must be a whole number of at least 1, not {m}.")
+            d.error("Invalid max_concurrent_runs", f"max_concurrent_runs must be a whole number of at least 1, not {m}.", attribute_path=("max_concurrent_runs",))
         g = c.get("gpus")
         if g is not None and not isinstance(g, Unknown):
             ok = g == "all" or (isinstance(g, (int, float)) and not isinstance(g, bool) and g >= 0 and int(g) == g) or (
                 isinstance(g, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and int(x) == x and x >= 0 for x in g))
             if not ok:
-                d.error("Invalid gpus", f'gpus must be "all", a number of GPUs or a list of GPU indexes, not {g!r}.')
+                d.error("Invalid gpus", f'gpus must be "all", a number of GPUs or a list of GPU indexes, not {g!r}.', attribute_path=("gpus",))
         return ValidateResponse(d)
 
     def plan(self, req: PlanRequest) -> PlanResponse:
@@ -181,7 +190,7 @@ class ComputeProvider(Provider):
             try:
                 planned["gpu_indexes"] = select_gpus(cfg.get("gpus"), detected)
             except GpuError as e:
-                d.error("Invalid gpus", str(e) + ".")
+                d.error("Invalid gpus", str(e) + ".", attribute_path=("gpus",))
                 return PlanResponse(None, diagnostics=d)
         m = cfg.get("max_concurrent_runs")
         planned["capacity"] = UNKNOWN if isinstance(m, Unknown) else int(m or 1)

@@ -51,6 +51,7 @@ from engine.providers import (
     DELETE, UPDATE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, NestedBlock, PlanRequest, PlanResponse,
     Provider, ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
 )
+from engine.providers import ImportRequest, ImportResponse
 
 __all__ = ["EnvironmentProvider", "env_name"]
 
@@ -603,6 +604,11 @@ class EnvironmentProvider(Provider):
         if not isinstance(reg, dict) or reg.get("address") != ref.registry:
             reg = {"address": ref.registry}
         return resolve(reg), ref.repository, ref.tag
+
+    def import_(self, req: ImportRequest) -> ImportResponse:
+        from providers.docker.env_import import import_environment
+
+        return import_environment(self, req)
 
     # ------------------------------------------------------------ read
     def read(self, req: ReadRequest) -> ReadResponse:

@@ -43,6 +43,7 @@ then reserves no resources itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -52,14 +53,24 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from providers.run.ray_launcher import MARKER
 
 __all__ = [
-    "RayJobSpec", "RayJobs", "RayHandle", "RayExecutor", "environment_plan", "job_env", "build_entrypoint",
-    "stage_launcher", "split_metric_lines", "read_metrics", "map_status", "LOST_AFTER_S",
+    "LOST_AFTER_S",
+    "RayExecutor",
+    "RayHandle",
+    "RayJobSpec",
+    "RayJobs",
+    "build_entrypoint",
+    "environment_plan",
+    "job_env",
+    "map_status",
+    "read_metrics",
+    "split_metric_lines",
+    "stage_launcher",
 ]
 
 #: a cluster that does not answer this long is considered gone (the attempt fails)
@@ -155,7 +166,8 @@ def job_env(env: dict, host_env: dict | None = None) -> dict:
     return out
 
 
-def build_entrypoint(argv: list[str], instance_count: int = 1, cpus_per_rank: float = 1, gpus_per_rank: float = 0) -> str:
+def build_entrypoint(argv: list[str], instance_count: int = 1, cpus_per_rank: float = 1, gpus_per_rank: float = 0,
+                     place: bool = False) -> str:
     """The job's shell entrypoint: the launcher around the run's command.
 
     The host interpreter (``sys.executable``) becomes the cluster's ``python``."""
@@ -165,6 +177,8 @@ def build_entrypoint(argv: list[str], instance_count: int = 1, cpus_per_rank: fl
     head = ["python", "-m", "trainform_ray_launcher"]
     if instance_count > 1:
         head += ["--nproc", str(int(instance_count)), "--cpus-per-rank", _n(cpus_per_rank), "--gpus-per-rank", _n(gpus_per_rank)]
+    elif place:
+        head += ["--place", "--cpus-per-rank", _n(cpus_per_rank), "--gpus-per-rank", _n(gpus_per_rank)]
     return shlex.join(head + ["--"] + cmd)
 
 
@@ -226,6 +240,7 @@ class RayJobSpec:
     runtime_env: dict = field(default_factory=dict)  # from environment_plan
     submission_id: str | None = None
     metadata: dict = field(default_factory=dict)
+    place: bool = False  # driver on the head, the command in a placed actor (see the launcher's --place)
 
 
 _CLIENTS: dict[str, object] = {}
@@ -266,9 +281,9 @@ class RayJobs:
         runtime_env["working_dir"] = spec.working_dir
         runtime_env["py_modules"] = [stage_launcher()] + list(runtime_env.get("py_modules") or [])
         runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **{str(k): str(v) for k, v in spec.env.items()}}
-        if n > 1:
-            # the driver only coordinates; the ranks hold the resources
-            entry = build_entrypoint(spec.argv, n, cpus or 1, gpus)
+        if n > 1 or spec.place:
+            # the driver only coordinates (on the head, where its log is); the ranks hold the resources
+            entry = build_entrypoint(spec.argv, n, (cpus or 1) if n > 1 else cpus, gpus, place=spec.place)
             kw = {"entrypoint_num_cpus": 0, "entrypoint_num_gpus": 0}
         else:
             entry = build_entrypoint(spec.argv)
@@ -366,10 +381,8 @@ class RayJobs:
                 *complete, buf = buf.split("\n")
                 yield from (line.rstrip("\r") for line in complete)
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 loop.run_until_complete(agen.aclose())
-            except Exception:  # noqa: BLE001
-                pass
             loop.close()
         if buf:
             yield buf.rstrip("\r")
@@ -385,6 +398,18 @@ class RayJobs:
 
 
 # ---------------------------------------------------------------- executor protocol
+
+#: dashboard URL -> run_mode() answer (asked once per process and cluster)
+_MODES: dict[str, tuple] = {}
+
+
+def _cluster_argv(argv: list[str]) -> list[str]:
+    """The host interpreter (``sys.executable``) becomes the cluster's ``python``."""
+    cmd = list(argv)
+    if cmd and cmd[0] == sys.executable:
+        cmd[0] = "python"
+    return cmd
+
 
 def _ident(url: str, job_id: str) -> str:
     return f"{url}#{job_id}"
@@ -416,7 +441,7 @@ class RayHandle:
         self._killed_at: float | None = None
 
     def lines(self) -> Iterator[str]:
-        mf = open(self.metrics_path, "a", encoding="utf-8") if self.metrics_path else None
+        mf = open(self.metrics_path, "a", encoding="utf-8") if self.metrics_path else None  # noqa: SIM115
         try:
             try:
                 for line in self.jobs.iter_lines(self.job_id, give_up=self._stopped_pending):
@@ -512,7 +537,7 @@ class RayExecutor:
         self.environment_note = environment_note
 
     @classmethod
-    def for_run(cls, compute: dict, run_config: dict, environment: dict | None = None) -> "RayExecutor":
+    def for_run(cls, compute: dict, run_config: dict, environment: dict | None = None) -> RayExecutor:
         """From the compute's attributes (``dashboard_url``, ``cluster``), the run's
         configuration (``gpus``, ``cpus``, ``instance_count``) and its environment."""
         url = compute.get("dashboard_url")
@@ -523,13 +548,13 @@ class RayExecutor:
         rt, note = environment_plan(environment, compute.get("cluster"))
         return cls(url, gpus=float(run_config.get("gpus") or 0), cpus=run_config.get("cpus"),
                    instance_count=int(run_config.get("instance_count") or 1), runtime_env=rt, environment_note=note,
-                   fixed_size=bool((compute.get("cluster") or {}).get("owned")))
+                   fixed_size=bool((compute.get("cluster") or {}).get("owned") and not (compute.get("cluster") or {}).get("autoscaler")))
 
     def job_spec(self, spec) -> RayJobSpec:
         """The Ray job of an :class:`~providers.run.execution.AttemptSpec`."""
         return RayJobSpec(argv=list(spec.argv), working_dir=spec.snapshot_dir, env=job_env(spec.env), gpus=self.gpus,
                           cpus=self.cpus, instance_count=self.instance_count, runtime_env=self.runtime_env,
-                          submission_id=_submission_id(spec.run_id, spec.attempt),
+                          submission_id=_submission_id(spec.run_id, spec.attempt), place=not self.fixed_size,
                           metadata={"trainform_run_id": spec.run_id, "trainform_address": spec.address, "attempt": spec.attempt})
 
     def check_fits(self) -> None:
@@ -546,12 +571,62 @@ class RayExecutor:
             raise RuntimeError(f"it needs {need_gpus:g} GPU(s) and {need_cpus:g} CPU(s) on one node, but the largest node of the "
                                f"Ray cluster at {self.url} has {info['max_node_gpus']:g} GPU(s) and {info['max_node_cpus']:g} CPU(s)")
 
-    def start(self, spec) -> RayHandle:
+    def start(self, spec):
+        """Start one attempt: a task from the cluster's driver (task mode) when
+        one can connect, else a Ray job (see :func:`run_mode`)."""
         if self.fixed_size:
             self.check_fits()
+        mode, driver_address, loopback = self.run_mode()
+        if mode == "tasks":
+            from providers.run.ray_tasks import driver_for
+
+            try:
+                driver = driver_for(driver_address, loopback)
+            except RuntimeError:
+                # e.g. the GCS answers but this machine is no node of the cluster: Ray Jobs still work
+                _MODES[self.url] = ("jobs", None, False)
+                return self.start(spec)
+            key = _submission_id(spec.run_id, spec.attempt)
+            return driver.start(key, {
+                "argv": _cluster_argv(spec.argv), "env": job_env(spec.env), "working_dir": spec.snapshot_dir,
+                "runtime_env": self.runtime_env, "num_gpus": self.gpus, "num_cpus": self.cpus,
+                "metrics_file": spec.paths.metrics, "outputs_dir": spec.paths.outputs, "name": f"trainform:{spec.address}"})
         jobs = RayJobs(self.url)
         job_id = jobs.submit(self.job_spec(spec))
         return RayHandle(jobs, job_id, spec.paths.metrics)
+
+    def run_mode(self) -> tuple[str, str | None, bool]:
+        """("tasks", GCS address, loopback?) or ("jobs", None, False).
+
+        Task mode (one long-lived driver per cluster, :mod:`providers.run.ray_tasks`)
+        needs a driver connection: this machine must reach the cluster's GCS
+        (trainform runs on a node, or the cluster is this machine's).
+        Distributed runs (``instance_count`` > 1) stay Ray jobs (their
+        launcher places the ranks).  ``TRAINFORM_RAY_MODE=jobs`` forces jobs."""
+        forced = os.environ.get("TRAINFORM_RAY_MODE", "").strip().lower()
+        if forced == "jobs" or self.instance_count > 1 or not self.url:
+            return "jobs", None, False
+        if forced == "tasks":
+            _MODES.pop(self.url, None)  # ask again: a test may have changed the cluster
+        from providers.compute.ray_cluster import check_cluster, gcs_address
+
+        cached = _MODES.get(self.url)
+        if cached is None:
+            gcs = gcs_address(self.url)
+            info = check_cluster(self.url) or {}
+            reachable = False
+            if gcs:
+                import socket
+
+                host, _, port = gcs.rpartition(":")
+                try:
+                    socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
+                    reachable = True
+                except (OSError, ValueError):
+                    pass
+            loopback = info.get("node_ips") == ["127.0.0.1"]
+            cached = _MODES[self.url] = ("tasks", gcs, loopback) if reachable else ("jobs", None, False)
+        return cached
 
     def start_detached(self, spec) -> str:
         jobs = RayJobs(self.url)

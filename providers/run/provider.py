@@ -40,6 +40,7 @@ from engine.providers import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
     ResourceSchema, ValidateRequest, ValidateResponse,
 )
+from engine.providers import ImportRequest, ImportResponse
 from providers.run.lifecycle import Lifecycle
 from providers.run.records import ACTIVE, RunPaths, new_run_id, now_iso, write_record
 from providers.run.tracking import TrackingMixin
@@ -611,6 +612,12 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         if isinstance(reg, dict) and reg.get("username") and isinstance(reg.get("password"), str):
             return {"username": reg["username"], "password": reg["password"]}
         return None
+
+    def import_(self, req: ImportRequest) -> ImportResponse:
+        from providers.run.run_import import import_run
+
+        return import_run(self, req)
+
 
 class _RayLease:
     gpus: list = []

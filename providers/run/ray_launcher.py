@@ -20,6 +20,12 @@ What it adds around an unmodified training command:
   protocol works on any cluster without shared storage.
 * **Whole lines.**  The command's stdout/stderr go through a pipe and are
   written line by line, so a metric line never lands in the middle of output.
+* **Placed single process** (``--place``): Ray serves a job's log from the
+  node its driver runs on, and a driver given entrypoint resources lands on a
+  worker node, whose log the head's job server does not have (empty logs,
+  hence no metrics).  So on clusters with worker nodes the driver stays on the
+  head (no entrypoint resources) and the command runs in one placed actor,
+  exactly like one rank of a distributed launch below.
 * **Distributed launch** (``--nproc N`` > 1): a placement group of N bundles
   (``--cpus-per-rank``/``--gpus-per-rank``, PACK strategy) holds one actor
   per rank; rank 0's actor picks ``MASTER_ADDR``/``MASTER_PORT`` on its
@@ -57,16 +63,16 @@ def _pdeathsig():
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: best effort
+    except Exception:  # noqa: BLE001, S110 - not Linux: best effort
         pass
 
 
-def _private_copy(src: str) -> str:
+def _private_copy(src: str, link_outputs: bool = True) -> str:
     work = tempfile.mkdtemp(prefix="trainform-job-")
     shutil.copytree(src, work, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("outputs"))
     out = os.environ.get("TRAINFORM_OUTPUTS_DIR") or ""
     link = os.path.join(work, "outputs")
-    if os.path.isabs(out) and os.path.isdir(out) and os.access(out, os.W_OK):
+    if link_outputs and os.path.isabs(out) and os.path.isdir(out) and os.access(out, os.W_OK):
         os.symlink(out, link)
     else:
         os.makedirs(link, exist_ok=True)
@@ -76,8 +82,9 @@ def _private_copy(src: str) -> str:
 class Command:
     """One process of the user's command with metrics echoing; lines go to ``emit``."""
 
-    def __init__(self, argv: list[str], extra_env: dict, emit, prefix: str = "") -> None:
+    def __init__(self, argv: list[str], extra_env: dict, emit, prefix: str = "", collect_outputs: bool = False) -> None:
         self.argv, self.extra_env, self.emit, self.prefix = argv, extra_env, emit, prefix
+        self.collect_outputs = collect_outputs  # task mode: ./outputs is sent back, never linked
         self.proc: subprocess.Popen | None = None
         self.work: str | None = None
         self.code: int | None = None
@@ -85,7 +92,7 @@ class Command:
         self._mlock = threading.Lock()
 
     def start(self) -> None:
-        self.work = _private_copy(os.getcwd())
+        self.work = _private_copy(os.getcwd(), link_outputs=not self.collect_outputs)
         self.meta = meta = tempfile.mkdtemp(prefix="trainform-meta-")
         self.metrics = os.path.join(meta, "metrics.jsonl")
         open(self.metrics, "a").close()
@@ -94,7 +101,7 @@ class Command:
         env["TRAINFORM_OUTPUTS_DIR"] = os.path.join(self.work, "outputs")
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.proc = subprocess.Popen(self.argv, cwd=self.work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_pdeathsig)
+                                     stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_pdeathsig)  # noqa: PLW1509 - prctl only
         self._offset = 0
         self._partial = b""
         self._reader = threading.Thread(target=self._pump, daemon=True)
@@ -144,6 +151,8 @@ class Command:
                 self._say(MARKER + self._partial.decode("utf-8", "replace").strip())
                 self._partial = b""
         self.code = self.proc.returncode
+        if self.collect_outputs:
+            self.outputs_archive = _archive(os.path.join(self.work, "outputs"))
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.rmtree(self.meta, ignore_errors=True)
         return self.code
@@ -162,6 +171,20 @@ class Command:
                 time.sleep(0.05)
             if p.poll() is not None:
                 return
+
+
+def _archive(folder: str) -> bytes:
+    """``folder`` as a gzipped tar (empty bytes when it holds nothing)."""
+    import io
+    import tarfile
+
+    if not os.path.isdir(folder) or not os.listdir(folder):
+        return b""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in sorted(os.listdir(folder)):
+            tar.add(os.path.join(folder, name), arcname=name)
+    return buf.getvalue()
 
 
 def _exit_code(code: int) -> int:
@@ -251,30 +274,6 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    ray.init(log_to_driver=False)
-    bundle = {"CPU": cpus}
-    if gpus:
-        bundle["GPU"] = gpus
-    pg = placement_group([dict(bundle) for _ in range(nproc)], strategy="PACK")
-    _print(f"[trainform] waiting for {nproc} x {bundle} in a placement group...")
-    start = time.time()
-    while True:
-        ready, _ = ray.wait([pg.ready()], timeout=10)
-        if ready:
-            break
-        if ready_timeout and time.time() - start > ready_timeout:
-            _print(f"[trainform] the cluster could not place {nproc} x {bundle} within {ready_timeout:g}s")
-            return 75
-        _print(f"[trainform] still waiting for resources: {nproc} x {bundle} ({time.time() - start:.0f}s)")
-    Rank = _rank_actor_class()
-    actors = [Rank.options(num_cpus=cpus, num_gpus=gpus or 0, scheduling_strategy=PlacementGroupSchedulingStrategy(
-        placement_group=pg, placement_group_bundle_index=i)).remote() for i in range(nproc)]
-    where = ray.get([a.where.remote() for a in actors])
-    master_addr, master_port = where[0][0], where[0][1]
-    nodes: list[str] = []
-    for _, _, node in where:
-        if node not in nodes:
-            nodes.append(node)
     stopping = {"flag": False}
 
     def on_term(signum, frame):
@@ -282,16 +281,71 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    ray.init(log_to_driver=False, logging_level="WARNING")
+    bundle = {k: v for k, v in (("CPU", cpus), ("GPU", gpus)) if v} or {"CPU": 0.01}
+    pg = None
+    strategies: list = [None]
+    if nproc > 1:  # gang scheduling: all ranks or none
+        pg = placement_group([dict(bundle) for _ in range(nproc)], strategy="PACK")
+        _print(f"[trainform] waiting for {nproc} x {bundle} in a placement group...")
+        start = last = time.time()
+        while True:
+            ready, _ = ray.wait([pg.ready()], timeout=2)
+            if ready:
+                break
+            if stopping["flag"]:
+                remove_placement_group(pg)
+                return 143
+            if ready_timeout and time.time() - start > ready_timeout:
+                _print(f"[trainform] the cluster could not place {nproc} x {bundle} within {ready_timeout:g}s")
+                remove_placement_group(pg)
+                return 75
+            if time.time() - last >= 10:
+                last = time.time()
+                _print(f"[trainform] still waiting for resources: {nproc} x {bundle} ({time.time() - start:.0f}s)")
+        strategies = [PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=i) for i in range(nproc)]
+    Rank = _rank_actor_class()
+    actors = [Rank.options(num_cpus=bundle.get("CPU", 0), num_gpus=gpus or 0,
+                           **({"scheduling_strategy": st} if st is not None else {})).remote() for st in strategies]
+    try:
+        return _drive(ray, actors, argv, nproc, stopping)
+    finally:
+        for a in actors:  # free the resources now, not when Ray notices this driver is gone
+            try:
+                ray.kill(a)
+            except Exception:  # noqa: BLE001, S110 - already dead
+                pass
+        if pg is not None:
+            remove_placement_group(pg)
+
+
+def _drive(ray, actors, argv: list[str], nproc: int, stopping: dict) -> int:
+    """Start the command in every placed actor, relay their lines, stop them all on
+    the first failure or on SIGTERM; the exit code of the launch."""
+    pending = [a.where.remote() for a in actors]
+    while True:  # actors wait for resources (a single placed process has no placement group)
+        ready, _ = ray.wait(pending, num_returns=len(pending), timeout=1)
+        if len(ready) == len(pending):
+            break
+        if stopping["flag"]:
+            return 143
+    where = ray.get(pending)
+    master_addr, master_port = where[0][0], where[0][1]
+    nodes: list[str] = []
+    for _, _, node in where:
+        if node not in nodes:
+            nodes.append(node)
     starts = []
     for i, a in enumerate(actors):
         node = where[i][2]
         local = [j for j in range(nproc) if where[j][2] == node]
         env = {"MASTER_ADDR": str(master_addr), "MASTER_PORT": str(master_port), "RANK": str(i), "WORLD_SIZE": str(nproc),
                "LOCAL_RANK": str(local.index(i)), "LOCAL_WORLD_SIZE": str(len(local)), "NODE_RANK": str(nodes.index(node)),
-               "GROUP_RANK": str(nodes.index(node))}
-        starts.append(a.start.remote(argv, env, f"[rank {i}] "))
+               "GROUP_RANK": str(nodes.index(node))} if nproc > 1 else {}
+        starts.append(a.start.remote(argv, env, f"[rank {i}] " if nproc > 1 else ""))
     ray.get(starts)
-    _print(f"[trainform] started {nproc} ranks; MASTER_ADDR={master_addr} MASTER_PORT={master_port}")
+    if nproc > 1:
+        _print(f"[trainform] started {nproc} ranks; MASTER_ADDR={master_addr} MASTER_PORT={master_port}")
     codes: list[int | None] = [None] * nproc
     result = 0
     while True:
@@ -313,8 +367,63 @@ def run_distributed(argv: list[str], nproc: int, cpus: float, gpus: float, ready
         if all(c == 0 for c in codes):
             break
         time.sleep(0.3)
-    remove_placement_group(pg)
     return result
+
+
+# ---------------------------------------------------------------- task mode
+
+#: bytes of ./outputs per streamed item (large archives travel in several objects)
+OUTPUT_CHUNK = 8 * 1024 * 1024
+
+
+def run_task(argv: list[str], env: dict, poll: float = 0.2):
+    """One attempt as a Ray *streaming generator task* (task mode, see ``ray_tasks``).
+
+    Runs the command in a private copy of the task's working directory (the
+    run's snapshot, Ray's ``runtime_env.working_dir``) and yields, as they
+    come: ``{"node": id}`` first, then ``{"lines": [...], "metrics": [...]}``
+    every ``poll`` seconds while there is news, then ``{"outputs": bytes}``
+    chunks of the ``./outputs`` archive, then ``{"exit": code}``.  A
+    cancelled task (``ray.cancel``: trainform's cancel or timeout) stops the
+    command's process group before it ends."""
+    import ray
+
+    lock = threading.Lock()
+    pending: list[str] = []
+
+    def emit(line):
+        with lock:
+            pending.append(line)
+
+    def drain():
+        with lock:
+            out = pending[:]
+            del pending[:]
+        lines = [x for x in out if not x.startswith(MARKER)]
+        metrics = [x[len(MARKER):] for x in out if x.startswith(MARKER)]
+        return lines, metrics
+
+    yield {"node": ray.get_runtime_context().get_node_id()}
+    cmd = Command(argv, env, emit, collect_outputs=True)
+    cmd.start()
+    waiter = threading.Thread(target=cmd.wait, daemon=True)
+    waiter.start()
+    try:
+        while waiter.is_alive():
+            waiter.join(poll)
+            lines, metrics = drain()
+            if lines or metrics:
+                yield {"lines": lines, "metrics": metrics}
+    except BaseException:  # KeyboardInterrupt from ray.cancel, or the driver went away
+        cmd.terminate()
+        raise
+    lines, metrics = drain()
+    if lines or metrics:
+        yield {"lines": lines, "metrics": metrics}
+    data = getattr(cmd, "outputs_archive", b"")
+    for i in range(0, len(data), OUTPUT_CHUNK):
+        yield {"outputs": data[i:i + OUTPUT_CHUNK]}
+    yield {"exit": _exit_code(cmd.code if cmd.code is not None else 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,12 +432,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpus-per-rank", type=float, default=1)
     ap.add_argument("--gpus-per-rank", type=float, default=0)
     ap.add_argument("--ready-timeout", type=float, default=None)
+    ap.add_argument("--place", action="store_true",
+                    help="run even one process as a placed actor (the job's driver stays on the head, where its log is)")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     a = ap.parse_args(argv)
     cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
     if not cmd:
         ap.error("no command given after --")
-    if a.nproc <= 1:
+    if a.nproc <= 1 and not a.place:
         return run_single(cmd)
     return run_distributed(cmd, a.nproc, a.cpus_per_rank, a.gpus_per_rank, a.ready_timeout)
 

@@ -93,9 +93,19 @@ def test_example(name, tmp_path, request):
     assert "Apply complete!" in r.out
     acc = wd.run("output", "-raw", "accuracy", check=True).out.strip()
     assert 0.5 < float(acc) <= 1.0, r.out
-    run = wd.resource("run.train")["attributes"]
-    assert run["status"] == "succeeded"
-    assert os.path.isfile(os.path.join(run["outputs_path"], "model.npz"))
+    # every run succeeded and saved its model (the sweep has one per module instance)
+    runs = [r["attributes"] for r in wd.state()["resources"] if r["type"] == "run"]
+    assert runs, r.out
+    for run in runs:
+        assert run["status"] == "succeeded"
+        assert os.path.isfile(os.path.join(run["outputs_path"], "model.npz"))
+    if name == "sweep":
+        import json
+
+        outs = json.loads(wd.run("output", "-json", check=True).out)
+        accs = outs["accuracies"]["value"]
+        assert len(runs) == len(accs) == 3
+        assert accs[outs["best_trial"]["value"]] == max(accs.values()) == float(acc)
     # the second apply is a no-op
     r2 = wd.apply()
     assert "0 added, 0 changed, 0 destroyed" in r2.out

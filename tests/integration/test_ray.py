@@ -14,7 +14,10 @@ import time
 
 import pytest
 
-from tests.fixtures_ray import ray_head, require_ray, stop  # noqa: F401 - ray_head is a fixture
+import tests.fixtures_ray as fixtures
+from tests.fixtures_ray import require_ray, stop
+
+ray_head = fixtures.ray_head  # the module's head (a pytest fixture)
 
 TRAIN = textwrap.dedent("""
     import json, os, sys, time
@@ -120,19 +123,31 @@ def test_ray_available_says_what_to_install(monkeypatch):
     assert "pip install 'trainform[ray]'" in why
 
 
-def test_autoscaler_yaml_maps_scaling_settings():
+def test_autoscaler_yaml_maps_scaling_settings_and_passes_rays_schema():
     import yaml
+    from ray.autoscaler._private.util import prepare_config, validate_config
 
-    from providers.compute.ray_cluster import autoscaler_yaml, show_extra
+    from providers.compute.ray_cluster import (
+        autoscaler_yaml,
+        local_autoscaler_config,
+        show_extra,
+    )
 
     doc = yaml.safe_load(autoscaler_yaml({"type": "ray", "min_nodes": 1, "max_nodes": 4, "idle_seconds_before_scaledown": 130,
                                           "gpus_per_node": 2, "vm_size": "Standard_NC6"}, "cluster"))
-    worker = doc["available_node_types"]["gpu_worker"]
-    assert (worker["min_workers"], worker["max_workers"], doc["max_workers"]) == (1, 4, 4)
+    assert (doc["min_workers"], doc["max_workers"], len(doc["provider"]["worker_ips"])) == (1, 4, 4)
     assert doc["idle_timeout_minutes"] == 3  # 130 s rounded up to whole minutes
-    assert worker["resources"] == {"GPU": 2}
-    assert worker["node_config"] == {"InstanceType": "Standard_NC6"}
-    assert doc["head_node_type"] == "head"
+    assert doc["worker_start_ray_commands"][-1].endswith("--num-gpus=2")
+    full = prepare_config(doc)  # what `ray up` does with the file: Ray's defaults, then its JSON schema
+    validate_config(full)
+    assert full["available_node_types"]["local.cluster.node"]["min_workers"] == 1
+    # the local autoscaler's config (fake multi-node provider) passes the same schema
+    local = local_autoscaler_config({"min_nodes": 0, "max_nodes": 2, "idle_seconds_before_scaledown": 30, "gpus_per_node": 1},
+                                    "127.0.0.1:6379")
+    validate_config(local)
+    worker = local["available_node_types"]["trainform.gpu_worker"]
+    assert (worker["min_workers"], worker["max_workers"], worker["resources"]) == (0, 2, {"CPU": 1, "GPU": 1})
+    assert local["idle_timeout_minutes"] == 0.5
     text = show_extra('compute.cluster', {"type": "ray", "max_nodes": 2})
     assert "max_workers: 2" in text and "idle_timeout_minutes" in text
     assert show_extra("compute.local", {"type": "local"}) is None
@@ -166,7 +181,8 @@ def test_job_env_and_entrypoint(monkeypatch):
 
 
 def test_unreachable_cluster_is_none_and_apply_explains(tmp_path):
-    from providers.compute.ray_cluster import RayCompute, _free_port, check_cluster
+    from providers.compute.ray_cluster import RayCompute, check_cluster
+    from providers.compute.ray_nodes import _free_port
 
     dead = f"http://127.0.0.1:{_free_port()}"
     assert check_cluster(dead, timeout=1) is None
@@ -205,18 +221,25 @@ def test_run_succeeds_with_logs_metrics_and_outputs(ray_head, tmp_path):
     assert sorted(os.listdir(spec.snapshot_dir)) == ["train.py"]
 
 
-def test_failing_job_is_failed_with_its_exit_code(ray_head, tmp_path):
+@pytest.mark.parametrize("mode", ["tasks", "jobs"])
+def test_failing_run_is_failed_with_its_exit_code(ray_head, tmp_path, monkeypatch, mode):
     from providers.run.executor_ray import RayExecutor, RayJobs
 
+    monkeypatch.setenv("TRAINFORM_RAY_MODE", mode)
     spec = _spec(tmp_path, _snapshot(tmp_path), env={"EXIT": "3"})
-    result, lines, handle = _run(RayExecutor(ray_head["dashboard_url"]), spec)
+    ex = RayExecutor(ray_head["dashboard_url"])
+    assert ex.run_mode()[0] == mode
+    result, lines, handle = _run(ex, spec)
     assert result.status == "failed" and result.exit_code == 3
     assert "epoch 2" in lines
-    assert RayJobs(ray_head["dashboard_url"]).status(handle.job_id)[0] == "failed"
+    if mode == "jobs":
+        assert RayJobs(ray_head["dashboard_url"]).status(handle.job_id)[0] == "failed"
 
 
-def test_timeout_stops_the_job(ray_head, tmp_path):
+def test_timeout_stops_the_job(ray_head, tmp_path, monkeypatch):
     from providers.run.executor_ray import RayExecutor, RayJobs
+
+    monkeypatch.setenv("TRAINFORM_RAY_MODE", "jobs")
 
     spec = _spec(tmp_path, _snapshot(tmp_path), env={"STEP_SLEEP": "60"})
     result, lines, handle = _run(RayExecutor(ray_head["dashboard_url"]), spec, timeout_s=8)
@@ -273,7 +296,7 @@ def test_existing_cluster_mode(ray_head, tmp_path):
 
     rc, ctx = RayCompute(), _Ctx(tmp_path)
     cfg = _compute_cfg(ray_head["dashboard_url"])
-    plan, resp = _create(rc, ctx, cfg)
+    _plan, resp = _create(rc, ctx, cfg)
     assert not resp.diagnostics.has_errors, resp.diagnostics
     st = resp.new_state
     assert st["dashboard_url"] == ray_head["dashboard_url"]
@@ -299,7 +322,7 @@ def test_owned_head_lifecycle_and_head_killed_mid_run(tmp_path):
     os.environ["TRAINFORM_RAY_HEAD_CPUS"] = "2"
     rc, ctx = RayCompute(), _Ctx(tmp_path)
     cfg = _compute_cfg(None, gpus_per_node=1)
-    plan, resp = _create(rc, ctx, cfg)
+    _plan, resp = _create(rc, ctx, cfg)
     rec = (resp.private or {}).get("head")
     try:
         assert not resp.diagnostics.has_errors, resp.diagnostics
@@ -331,7 +354,7 @@ def test_owned_head_lifecycle_and_head_killed_mid_run(tmp_path):
         read = rc.read(ctx, ReadRequest("compute.cluster", st, resp.private))
         assert read.new_state is None
         assert any("not running" in d.summary for d in read.diagnostics)
-        plan2, resp2 = _create(rc, ctx, cfg)
+        _plan2, resp2 = _create(rc, ctx, cfg)
         rec = resp2.private["head"]
         assert not resp2.diagnostics.has_errors and check_cluster(resp2.new_state["dashboard_url"])["gpus"] == 1
         gone = rc.apply(ctx, ApplyRequest("compute.cluster", DELETE, resp2.new_state, None, None, resp2.private))
@@ -350,6 +373,6 @@ def test_impossible_and_queued_runs(ray_head, tmp_path):
     spec = _spec(tmp_path, _snapshot(tmp_path))
     with pytest.raises(RuntimeError, match="largest node"):
         RayExecutor(ray_head["dashboard_url"], gpus=5, fixed_size=True).start(spec)
-    result, lines, handle = _run(RayExecutor(ray_head["dashboard_url"], gpus=5), spec, timeout_s=4)
+    result, _lines, handle = _run(RayExecutor(ray_head["dashboard_url"], gpus=5), spec, timeout_s=4)
     assert result.status == "timed_out"
     assert handle.poll() == 143

@@ -96,12 +96,22 @@ def test_syntax_error_is_json_too(wd):
 
 
 def test_diagnostic_without_range(wd):
+    wd.write("notes.txt", "no configuration here\n")
+    r, doc = _validate_json(wd)
+    assert r.code == 1
+    (d,) = doc["diagnostics"]
+    assert d["summary"] == "No configuration files"
+    assert "range" not in d and "snippet" not in d
+
+
+def test_cycle_points_at_a_reference(wd):
     wd.write("main.hcl", 'locals {\n  a = local.b\n  b = local.a\n}\n')
     r, doc = _validate_json(wd)
     assert r.code == 1
     (d,) = doc["diagnostics"]
     assert d["summary"].startswith("Cycle: ") and "local.a" in d["summary"] and "local.b" in d["summary"]
-    assert "range" not in d and "snippet" not in d
+    assert d["range"]["start"]["line"] in (2, 3) and d["snippet"]["code"] in ("  a = local.b", "  b = local.a")
+    assert "local.b refers to local.a at main.hcl:3:7" in d["detail"] and "local.a refers to local.b at main.hcl:2:7" in d["detail"]
 
 
 @pytest.mark.skipif(not (os.path.exists(TERRAFORM) and os.access(TERRAFORM, os.X_OK)), reason="terraform binary not available")

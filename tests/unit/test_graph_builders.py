@@ -79,3 +79,23 @@ def test_cycle_is_a_diagnostic_naming_its_nodes():
     assert cycle_error(g, d, "Cycle in apply graph: ", "({path})")
     (diag,) = list(d)
     assert diag.summary.startswith("Cycle in apply graph: ") and "value.b (destroy)" in diag.summary
+
+
+def test_module_instance_changes_attach_to_their_static_block():
+    """Changes of module.m["k"] instances run inside module m's static expand node."""
+    from engine.graph.nodes import ModuleExpandNode
+
+    cg = Graph()
+    cg.add_edge(ModuleExpandNode((), "m"), ResourceNode(("m",), "value.x"))
+    cg.add_edge(ResourceNode(("m",), "value.x"), ResourceNode((), "value.top"))
+    c = ResourceChange(address='module.m["k"].value.x', type="value", name="x", module='module.m["k"]', action=Action.CREATE)
+    top = change("value.top", Action.CREATE, ["module.m.value.x"])
+    g = build([c, top], cg).graph
+    assert order(g, ModuleExpandNode((), "m"), InstanceNode('module.m["k"].value.x'))
+    assert order(g, InstanceNode('module.m["k"].value.x'), ExpandNode(("m",), "value.x"))
+    assert order(g, ExpandNode(("m",), "value.x"), InstanceNode("value.top"))
+    assert label_of(ModuleExpandNode(("a",), "m")) == "module.a.module.m (expand)"
+    # destroy: dependents (named by static block address) first
+    d = ResourceChange(address='module.m["k"].value.x', type="value", name="x", module='module.m["k"]', action=Action.DELETE)
+    g = build([d, change("value.top", Action.DELETE, ["module.m.value.x"])], Graph()).graph
+    assert order(g, DestroyNode("value.top"), DestroyNode('module.m["k"].value.x'))

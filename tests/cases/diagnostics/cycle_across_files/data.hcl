@@ -1,0 +1,3 @@
+locals {
+  lr = value.sweep.output
+}

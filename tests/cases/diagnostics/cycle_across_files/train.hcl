@@ -1,0 +1,5 @@
+value "sweep" {
+  input = {
+    lr = local.lr
+  }
+}

@@ -1,0 +1,7 @@
+variable "n" {
+  default = null
+}
+
+value "x" {
+  input = var.n
+}

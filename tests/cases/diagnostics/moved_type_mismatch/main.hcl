@@ -1,0 +1,6 @@
+workspace "ml" {}
+
+moved {
+  from = value.ml
+  to   = workspace.ml
+}

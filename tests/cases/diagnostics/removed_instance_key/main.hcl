@@ -1,0 +1,6 @@
+removed {
+  from = value.sweep["lr-0.1"]
+  lifecycle {
+    destroy = false
+  }
+}

@@ -1,0 +1,327 @@
+"""Module count/for_each (Terraform 1.11 semantics) and -target rules, through the
+real CLI with the built-in value resource.
+
+Each test states what Terraform does with the same configuration written with
+terraform_data (checked against terraform 1.11.4): instance keys in addresses
+and in the state's ``module`` string, each/count in the call's arguments,
+outputs seen as a list (count) / map (for_each) of instance objects, nested
+expansion, one instance removed -> only its resources destroyed, -target by
+module instance, outputs of untargeted resources not evaluated, and a targeted
+destroy taking its dependents along.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.testing.harness import Workdir
+
+TRIAL = '''
+variable "name" {
+  type = string
+}
+variable "lr" {
+  type = number
+}
+value "score" {
+  input = { name = var.name, lr = var.lr, acc = 1 - var.lr }
+}
+module "step" {
+  source = "./step"
+  count  = 2
+  label  = "${var.name}-${count.index}"
+}
+output "acc" {
+  value = value.score.output.acc
+}
+output "steps" {
+  value = module.step[*].label
+}
+'''
+
+STEP = '''
+variable "label" {
+  type = string
+}
+value "s" {
+  input = var.label
+}
+output "label" {
+  value = value.s.output
+}
+'''
+
+ROOT = '''
+variable "trials" {
+  type    = map(number)
+  default = { a = 0.1, b = 0.3 }
+}
+module "trial" {
+  source   = "./trial"
+  for_each = var.trials
+  name     = each.key
+  lr       = each.value
+}
+module "copy" {
+  source = "./trial"
+  count  = 1
+  name   = "copy${count.index}"
+  lr     = 0.5
+}
+locals {
+  accs = { for k, t in module.trial : k => t.acc }
+}
+output "accs" {
+  value = local.accs
+}
+output "best" {
+  value = [for k, t in module.trial : k if t.acc == max([for x in values(module.trial) : x.acc]...)][0]
+}
+output "steps_a" {
+  value = module.trial["a"].steps
+}
+output "copy" {
+  value = module.copy[0].acc
+}
+'''
+
+
+@pytest.fixture
+def wd(tmp_path):
+    w = Workdir(tmp_path / "w")
+    w.write("trial/main.hcl", TRIAL)
+    w.write("trial/step/main.hcl", STEP)
+    w.write("main.hcl", ROOT)
+    return w
+
+
+def _addresses(wd) -> list[str]:
+    return sorted(r["address"] for r in wd.state()["resources"])
+
+
+def _outputs(wd) -> dict:
+    return {k: v["value"] for k, v in json.loads(wd.run("output", "-json", check=True).out).items()}
+
+
+def test_for_each_and_count_on_modules(wd):
+    r = wd.apply()
+    assert "Apply complete! Resources: 9 added, 0 changed, 0 destroyed." in r.out, r.text
+    assert _addresses(wd) == [
+        'module.copy[0].module.step[0].value.s', 'module.copy[0].module.step[1].value.s', 'module.copy[0].value.score',
+        'module.trial["a"].module.step[0].value.s', 'module.trial["a"].module.step[1].value.s', 'module.trial["a"].value.score',
+        'module.trial["b"].module.step[0].value.s', 'module.trial["b"].module.step[1].value.s', 'module.trial["b"].value.score',
+    ]
+    # the state keeps Terraform's format: the module string carries the keys
+    r0 = wd.resource('module.trial["a"].module.step[1].value.s')
+    assert r0["module"] == 'module.trial["a"].module.step[1]' and r0["name"] == "s" and "index_key" not in r0 or r0.get("index_key") is None
+    assert r0["attributes"]["output"] == "a-1"
+    out = _outputs(wd)
+    assert out["accs"] == {"a": 0.9, "b": 0.7}
+    assert out["best"] == "a"
+    assert out["steps_a"] == ["a-0", "a-1"]
+    assert out["copy"] == 0.5
+    assert wd.plan("-detailed-exitcode").code == 0
+    # a destroy evaluates nothing that reads what it deletes (the local above)
+    r = wd.run("destroy", "-auto-approve", "-no-color")
+    assert "Destroy complete! Resources: 9 destroyed." in r.out, r.text
+    assert wd.state()["resources"] == []
+
+
+def test_removing_one_instance_destroys_only_its_resources(wd):
+    wd.apply(check=True)
+    r = wd.plan("-var", 'trials={a = 0.1}')
+    assert "Plan: 0 to add, 0 to change, 3 to destroy." in r.out, r.text
+    for a in ('module.trial["b"].value.score', 'module.trial["b"].module.step[0].value.s', 'module.trial["b"].module.step[1].value.s'):
+        assert f"# {a} will be destroyed" in r.out
+    assert '# (because module.trial["b"] is not in configuration)' in r.out
+    r = wd.apply("-var", 'trials={a = 0.1}')
+    assert "0 added, 0 changed, 3 destroyed" in r.out, r.text
+    assert not any(a.startswith('module.trial["b"]') for a in _addresses(wd))
+    assert _outputs(wd)["accs"] == {"a": 0.9}
+
+
+def test_changing_one_key_updates_only_that_instance(wd):
+    wd.apply(check=True)
+    r = wd.plan("-var", 'trials={a = 0.1, b = 0.2}')
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in r.out, r.text
+    assert '# module.trial["b"].value.score will be updated in-place' in r.out
+
+
+def test_target_module_instance(wd):
+    r = wd.apply("-target", 'module.trial["b"]')
+    assert "Resources: 3 added, 0 changed, 0 destroyed." in r.out, r.text
+    assert _addresses(wd) == ['module.trial["b"].module.step[0].value.s', 'module.trial["b"].module.step[1].value.s',
+                              'module.trial["b"].value.score']
+    # a target inside one instance of a nested module
+    r = wd.apply("-target", 'module.trial["a"].module.step[1].value.s')
+    assert "Resources: 1 added, 0 changed, 0 destroyed." in r.out, r.text
+    assert 'module.trial["a"].module.step[1].value.s' in _addresses(wd)
+    # as in Terraform, a module address without the key of an expanded call matches no instance
+    r = wd.plan("-target", "module.trial.value.score")
+    assert "No changes." in r.out, r.text
+
+
+def test_destroy_one_module_instance(wd):
+    wd.apply(check=True)
+    r = wd.run("destroy", "-auto-approve", "-no-color", "-target", 'module.trial["a"]')
+    assert "Destroy complete! Resources: 3 destroyed." in r.out, r.text
+    left = _addresses(wd)
+    assert not any(a.startswith('module.trial["a"]') for a in left) and len(left) == 6
+    # a targeted destroy leaves the outputs alone
+    assert _outputs(wd)["copy"] == 0.5
+
+
+def test_unknown_module_keys_are_a_diagnostic(tmp_path):
+    wd = Workdir(tmp_path / "u")
+    wd.write("m/main.hcl", 'variable "n" {}\nvalue "x" {\n  input = var.n\n}\n')
+    wd.write("main.hcl", '''
+        value "k" {
+          input = "x"
+        }
+        module "m" {
+          source   = "./m"
+          for_each = { (value.k.id) = 1 }
+          n        = each.key
+        }
+    ''')
+    r = wd.plan()
+    assert r.code == 1 and "Traceback" not in r.text
+    assert "Invalid for_each argument" in r.err and "main.hcl line 7" in r.err
+    assert 'The "for_each" value depends on resource attributes that cannot be determined until apply' in r.err
+    # the -target way out that the message suggests works
+    wd.apply("-target", "value.k", check=True)
+    r = wd.apply()
+    assert "Resources: 1 added" in r.out, r.text
+    assert [a for a in _addresses(wd) if a.startswith("module.")] == [f'module.m["{wd.resource("value.k")["attributes"]["id"]}"].value.x']
+
+
+def test_module_keys_from_locals_and_validate(tmp_path):
+    wd = Workdir(tmp_path / "l")
+    wd.write("m/main.hcl", 'variable "i" {}\nvalue "x" {\n  input = var.i * 10\n}\noutput "v" {\n  value = value.x.output\n}\n')
+    wd.write("main.hcl", '''
+        locals {
+          n = length(["p", "q", "r"])
+        }
+        module "m" {
+          source = "./m"
+          count  = local.n
+          i      = count.index
+        }
+        output "vs" {
+          value = module.m[*].v
+        }
+    ''')
+    r = wd.run("validate", "-no-color")
+    assert r.code == 0, r.text
+    wd.apply(check=True)
+    assert _outputs(wd)["vs"] == [0, 10, 20]
+    assert wd.resource("module.m[2].value.x")["module"] == "module.m[2]"
+
+
+def test_target_plan_skips_outputs_of_untargeted_resources(tmp_path):
+    """Terraform's rule: an output is planned only when every resource it reads is
+    targeted; here value.b does not exist yet, and evaluating its output failed."""
+    wd = Workdir(tmp_path / "t")
+    wd.write("main.hcl", '''
+        value "a" {
+          input = "a"
+        }
+        value "b" {
+          input = value.a.output
+        }
+        value "c" {
+          input = "c"
+        }
+        output "a" {
+          value = value.a.output
+        }
+        output "b" {
+          value = upper(value.b.output)
+        }
+        output "ac" {
+          value = "${value.a.output}-${value.c.output}"
+        }
+    ''')
+    r = wd.apply("-target", "value.a")
+    assert "Resources: 1 added" in r.out and r.code == 0, r.text
+    assert _outputs(wd) == {"a": "a"}
+    wd.apply(check=True)
+    assert _outputs(wd) == {"a": "a", "ac": "a-c", "b": "A"}
+    # a later targeted apply keeps the outputs it does not evaluate
+    r = wd.apply("-target", "value.c")
+    assert r.code == 0, r.text
+    assert _outputs(wd) == {"a": "a", "ac": "a-c", "b": "A"}
+
+
+def test_destroy_target_includes_dependents(tmp_path):
+    wd = Workdir(tmp_path / "d")
+    wd.write("main.hcl", '''
+        value "a" {
+          input = "a"
+        }
+        value "b" {
+          input = value.a.output
+        }
+        value "c" {
+          input = "c"
+        }
+    ''')
+    wd.apply(check=True)
+    r = wd.plan("-destroy", "-target", "value.a")
+    assert "# value.a will be destroyed" in r.out and "# value.b will be destroyed" in r.out, r.text
+    assert "value.c will be" not in r.out
+    assert "Plan: 0 to add, 0 to change, 2 to destroy." in r.out
+    r = wd.run("destroy", "-auto-approve", "-no-color", "-target", "value.a")
+    assert "Destroy complete! Resources: 2 destroyed." in r.out, r.text
+    assert _addresses(wd) == ["value.c"]
+
+
+def test_console_and_validate_see_module_instances(wd):
+    assert wd.run("validate", "-no-color").code == 0
+    wd.apply(check=True)
+    r = wd.run("console", input='module.trial["b"].steps\nmodule.copy[0].acc\n')
+    assert '"b-0"' in r.out and '"b-1"' in r.out and "0.5" in r.out, r.text
+    r = wd.run("state", "show", "-no-color", 'module.trial["a"].module.step[0].value.s')
+    assert r.code == 0 and '"a-0"' in r.out, r.text
+
+
+def test_moved_into_module_instances_and_removed(tmp_path):
+    """Terraform's way to add for_each to a module call without re-creating its
+    objects: moved { from = module.m, to = module.m["a"] }; then removed {} forgets
+    every instance of the call."""
+    wd = Workdir(tmp_path / "mv")
+    wd.write("m/main.hcl", 'variable "n" {}\nvalue "x" {\n  input = var.n\n}\n')
+    wd.write("main.hcl", 'module "m" {\n  source = "./m"\n  n      = "a"\n}\n')
+    wd.apply(check=True)
+    old_id = wd.resource("module.m.value.x")["attributes"]["id"]
+    wd.write("main.hcl", '''
+        module "m" {
+          source   = "./m"
+          for_each = toset(["a", "b"])
+          n        = each.key
+        }
+        moved {
+          from = module.m
+          to   = module.m["a"]
+        }
+    ''')
+    r = wd.plan()
+    assert '# module.m.value.x has moved to module.m["a"].value.x' in r.out, r.text
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in r.out
+    wd.apply(check=True)
+    assert wd.resource('module.m["a"].value.x')["attributes"]["id"] == old_id
+    assert wd.resource('module.m["a"].value.x')["module"] == 'module.m["a"]'
+    # removed forgets every instance of the call (removed names no module keys)
+    wd.write("main.hcl", '''
+        removed {
+          from = module.m
+          lifecycle {
+            destroy = false
+          }
+        }
+    ''')
+    r = wd.apply()
+    assert "0 destroyed" in r.out and r.code == 0, r.text
+    assert wd.state()["resources"] == []
