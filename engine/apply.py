@@ -18,7 +18,7 @@ from typing import Any
 from engine.addrs import deposed, module_string, parse_module
 from engine.diagnostics import Diagnostics
 from engine.evaluate import mark_paths, split_marks
-from engine.graph.nodes import label_of
+from engine.graph.nodes import OUTPUT, RES, label_of
 from engine.plan.diff import (
     first_inconsistency,
     known_after,
@@ -54,6 +54,7 @@ class Applier:
         self.changes = {c.address: c for c in plan.resource_changes}
         self.inst_values: dict[str, Any] = {}
         self._addr_index: dict | None = None
+        self._in_apply: dict[str, tuple] = {}  # address -> (change, block, sensitive paths) while applying
 
     def build(self):
         """The apply graph of this plan (and its diagnostics: a cycle)."""
@@ -70,16 +71,47 @@ class Applier:
             self.result.diagnostics.extend(built.diags)
             return self.result
         g = self.graph = built.graph
+        self.s.provider_ctx.checkpoint = self.checkpoint
         self._record_refactoring()
         res = walk(g, lambda n: n.apply(self), self.s.options.parallelism, sort_key=label_of, stop=self.s.stop,
                    is_light=lambda n: n.is_light(self))
         changes = [n for n in res.skipped if n.kind in ("inst", "del")]
         self.result.skipped.extend(n[1] for n in changes)
+        if res.not_started and not res.failed:
+            self._finish_values(g, res)
         if any(n.kind in ("inst", "del") for n in res.not_started):
             self.result.interrupted = True
         if not res.failed and not res.not_started and not res.skipped:
             self._outputs()
+        elif res.failed or res.skipped or self.result.interrupted:
+            self._outputs(partial=True, done=res.done)
         return self.result
+
+    def _finish_values(self, g, res) -> None:
+        """After an interrupt (one Ctrl-C) the walk stops starting nodes; the resources that
+        were running finished.  Evaluate the values (variables, locals, outputs, block
+        gathers) whose dependencies all finished, so their results are recorded too."""
+        for n in _topo(g):
+            if n not in res.not_started or n.kind == "del":
+                continue
+            if n.kind == "inst" and self.changes[n[1]].action != Action.NOOP:
+                continue
+            if all(p in res.done for p in g.predecessors(n)):
+                try:
+                    ok = n.apply(self)
+                except Exception:  # noqa: BLE001 - leave it not started
+                    ok = False
+                if ok:
+                    res.not_started.discard(n)
+                    res.done.add(n)
+
+    def checkpoint(self, address: str, new: dict, private: dict | None) -> None:
+        """ProviderContext.checkpoint: journal an object whose apply is still running."""
+        entry = self._in_apply.get(address)
+        if entry is None or not isinstance(new, dict):
+            return
+        c, res, sens = entry
+        self._record(c, res, strip_unknown(new), list(sens), private, tainted=False)
 
     def _record_refactoring(self) -> None:
         """Journal what the plan did to the prior state itself, before any change runs:
@@ -182,6 +214,7 @@ class Applier:
             self._depose(c, prior)
         s.events.resource_start(c.address, "replace" if replace else action_word)
         t0 = time.monotonic()
+        self._in_apply[c.address] = (c, res, sens)
         try:
             presp = provider.plan(PlanRequest(address=c.address, prior_state=prior_attrs, config=config, prior_private=None if prior is None or replace else prior.private, sensitive_paths=list(sens)))
             d.extend(s.provider_diagnostics(presp.diagnostics, c.address, res, config, sens))
@@ -302,10 +335,34 @@ class Applier:
         s.events.resource_done(c.address, "destroy", time.monotonic() - t0, None)
         return True
 
-    def _outputs(self) -> None:
+    def _outputs(self, partial: bool = False, done=()) -> None:
+        """Record the root outputs.  ``partial`` (an apply that failed or was interrupted):
+        outputs evaluated from finished work are recorded; those that depend on a resource
+        that did not finish are dropped instead of keeping a value computed from an object
+        that is no longer current (e.g. a run replaced by an execution that failed)."""
         from engine.state import secrets
         from engine.values import to_plain
 
+        if partial:
+            if self.s.options.destroy:
+                return
+            unfinished = set(self.result.failed) | set(self.result.skipped) | {
+                c.address for c in self.plan.resource_changes
+                if c.action != Action.NOOP and c.address not in self.state.resources}
+            outs = dict(self.state.outputs)
+            for name in self.s.config.module.outputs:
+                deps = {label_of(a) for a in self.s.graph.ancestors((OUTPUT, (), name)) if a[0] == RES}
+                value = self.s.root_outputs.get(name)
+                if any(_refers(dep, a) for dep in deps for a in unfinished):
+                    outs.pop(name, None)
+                elif (OUTPUT, (), name) in done and name in self.s.root_outputs and not contains_unknown(value):
+                    sens = isinstance(value, Sensitive) or self.s.config.module.outputs[name].sensitive
+                    plain = to_plain(split_marks(unmark(value)))
+                    outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
+            if outs != self.state.outputs:
+                self.state.outputs = outs
+                self.journal.record_outputs(outs)
+            return
         if self.s.options.destroy:
             if self.s.targets is None:  # a targeted destroy leaves the outputs alone
                 self.state.outputs = {}
@@ -323,3 +380,21 @@ class Applier:
             outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
         self.state.outputs = outs
         self.journal.record_outputs(outs)
+
+
+def _refers(block: str, address: str) -> bool:
+    """Is ``address`` (``run.train[0]``) an instance of the resource block ``block``?"""
+    return address.split("[", 1)[0] == block
+
+
+def _topo(g) -> list:
+    indeg = {n: g.in_degree(n) for n in g.nodes}
+    order, ready = [], sorted((n for n, d in indeg.items() if d == 0), key=str)
+    while ready:
+        n = ready.pop(0)
+        order.append(n)
+        for m in g.successors(n):
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    return order

@@ -144,7 +144,10 @@ class Operation:
 
     # ------------------------------------------------------------ plan
     def session(self, options: PlanOptions) -> Session:
-        return Session(self.config, self.inputs, self.state, options, events=self.settings.events, working_dir=".")
+        session = Session(self.config, self.inputs, self.state, options, events=self.settings.events, working_dir=".")
+        # apply/refresh/destroy save what refresh reads, so providers may tidy up then; plan changes nothing
+        session.provider_ctx.persisting = self.settings.operation == "OperationTypeApply"
+        return session
 
     def plan(self, options: PlanOptions) -> tuple[Plan, Diagnostics]:
         """Plan against the locked state; the Plan carries what a later apply needs."""

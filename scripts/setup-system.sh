@@ -62,13 +62,13 @@ stamp=$ROOT/.trainform/pip-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && python3 - "$ROOT" <<'PY' 2>/dev/null
 import os, sys
-import engine, pytest, docker, hcl2, psycopg, ray  # noqa: F401
+import engine, pytest, docker, hcl2, psycopg, ray, mlflow  # noqa: F401
 sys.exit(0 if os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__))) == sys.argv[1] else 1)
 PY
 then
   :
 else
-  say "pip install -e '.[test]'"
+  say "pip install -e '.[test]' (includes the mlflow extra the tracking tests use)"
   extra=()
   # Debian's own Python refuses system-wide installs (PEP 668) unless told otherwise
   if python3 -c 'import sys, sysconfig, os; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) and sys.prefix == sys.base_prefix else 1)'; then

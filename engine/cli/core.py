@@ -152,6 +152,14 @@ def _install_signals(session):
     state = {"count": 0}
 
     def handler(signum, frame):
+        if signum == getattr(signal, "SIGHUP", None):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            except OSError:
+                pass
         state["count"] += 1
         if state["count"] == 1:
             session.stop.set()

@@ -360,7 +360,7 @@ class Planner:
             return ch
         ch.before = prior.attributes
         ch.before_sensitive = prior.sensitive_paths
-        cbd = res.lifecycle.create_before_destroy
+        cbd = res.lifecycle.create_before_destroy or getattr(resp, "create_before_destroy", False)
         replace_kind = Action.REPLACE_CREATE_FIRST if cbd else Action.REPLACE_DELETE_FIRST
         changed = changed_attrs(prior.attributes, planned, prior.sensitive_paths)
         if prior.status == "tainted":

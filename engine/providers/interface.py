@@ -146,6 +146,13 @@ class ProviderContext:
     lookup: Callable[[str], tuple[str, dict] | None] = lambda id: None
     cancelled: threading.Event = field(default_factory=threading.Event)
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: ``checkpoint(address, state, private)``: during an apply, record an object that
+    #: exists while its apply still runs (a started training run), so a killed trainform
+    #: leaves it in state for the next command to adopt instead of starting it again.
+    checkpoint: Callable[[str, dict, dict | None], None] = lambda address, state, private: None
+    #: True in apply/refresh/destroy, whose refreshed state is saved: ``read`` may then tidy
+    #: up what it has recorded (remove a finished container).  False in plan: read changes nothing.
+    persisting: bool = False
 
 
 # ---------------------------------------------------------------- requests
@@ -180,6 +187,9 @@ class PlanResponse:
     reason: str | None = None  # human reason, display only
     private: dict | None = None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    #: a replacement must create the new object before deleting the old one (as
+    #: ``lifecycle { create_before_destroy = true }``), e.g. an image runs still use
+    create_before_destroy: bool = False
 
 
 @dataclass

@@ -50,6 +50,8 @@ _SCHEMA = ResourceSchema(BlockSchema(
                                    description="Where runs keep snapshots, logs and outputs (default .trainform/workspaces/<name>)."),
         "force_destroy": Attribute(type="bool", optional=True, default=False,
                                    description="Destroy removes the artifact root even when it holds files."),
+        "tracking_uri": Attribute(type="string", optional=True,
+                                  description="MLflow tracking URI for this workspace's runs (default: $MLFLOW_TRACKING_URI, else a local store under .trainform/)."),
         "id": Attribute(type="string", computed=True, description="The workspace id (its name)."),
         "registry_address": Attribute(type="string", computed=True, description="The registry's address, or null."),
     },

@@ -30,6 +30,8 @@ from engine.providers import (
 __all__ = ["ComputeProvider", "ray_backend", "pool_settings"]
 
 TYPES = ("local", "ray")
+#: settings that size a Ray cluster; an error on a local compute
+RAY_ONLY = ("vm_size", "min_nodes", "max_nodes", "idle_seconds_before_scaledown", "gpus_per_node")
 
 
 def ray_backend():
@@ -65,7 +67,7 @@ class ComputeProvider(Provider):
                 "gpus": Attribute(type="any", optional=True, description='GPUs runs may use: "all" (default), a count, or a list of indexes.'),
                 "max_concurrent_runs": Attribute(type="number", optional=True, default=1, description="Runs executing at once; others queue."),
                 "min_nodes": Attribute(type="number", optional=True, description="Cluster minimum nodes (ray)."),
-                "max_nodes": Attribute(type="number", optional=True, description="Cluster maximum nodes (ray; informational for local)."),
+                "max_nodes": Attribute(type="number", optional=True, description="Cluster maximum nodes (ray)."),
                 "idle_seconds_before_scaledown": Attribute(type="number", optional=True, description="Idle time before scale-down (ray)."),
                 "vm_size": Attribute(type="string", optional=True, description="Node size label (ray)."),
                 "gpus_per_node": Attribute(type="number", optional=True, description="GPUs per node (ray)."),
@@ -113,6 +115,17 @@ class ComputeProvider(Provider):
                 return None
         return self._detected
 
+    def _new_id(self, address: str, workspace):
+        """A new local compute's id, known at plan time (from this configuration's directory,
+        the address and the workspace) so that runs can check GPUs against it before
+        anything is built."""
+        import hashlib
+
+        if not isinstance(workspace, str):
+            return UNKNOWN
+        key = "\0".join((os.path.abspath(self.ctx.working_dir), address, workspace))
+        return "compute-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
     @staticmethod
     def _is_ray(config: dict) -> bool:
         return (config or {}).get("type") == "ray"
@@ -131,6 +144,14 @@ class ComputeProvider(Provider):
                 d.error("ray compute is not available yet", 'This trainform build has no Ray support (providers/compute/ray.py). Use type = "local".', attribute_path=("type",))
             else:
                 return rb.validate(self.ctx, req)
+        if t in (None, "local"):
+            # a local compute is this machine: cluster sizing would be silently ignored
+            for name in RAY_ONLY:
+                if c.get(name) is not None:
+                    d.error(f"{name} is not supported on a local compute",
+                            f'{name} sizes a Ray cluster, but this compute is type = "local" (this machine, whose size is fixed). '
+                            f'Remove {name}, or set type = "ray" to run on a cluster. A local compute is sized by '
+                            f"max_concurrent_runs and gpus.")
         m = c.get("max_concurrent_runs")
         if isinstance(m, (int, float)) and not isinstance(m, bool) and (m < 1 or int(m) != m):
             d.error("Invalid max_concurrent_runs", f"max_concurrent_runs must be a whole number of at least 1, not {m}.", attribute_path=("max_concurrent_runs",))
@@ -158,6 +179,11 @@ class ComputeProvider(Provider):
         if detected is None:
             return PlanResponse(None, diagnostics=d)
         planned["gpus_detected"] = [g.as_dict() for g in detected]
+        if cfg.get("gpus") == "all" and not detected:
+            d.error("No GPU on this machine",
+                    'gpus = "all" asks for every GPU of this machine, but nvidia-smi finds none (no NVIDIA driver or no GPU). '
+                    "Remove gpus for a CPU-only pool, or run on a machine with GPUs.")
+            return PlanResponse(None, diagnostics=d)
         if isinstance(cfg.get("gpus"), Unknown):
             planned["gpu_indexes"] = UNKNOWN
         else:
@@ -173,7 +199,7 @@ class ComputeProvider(Provider):
             for k in ("workspace", "type"):
                 if prior.get(k) != cfg.get(k):
                     replace.append((k,))
-        planned["id"] = prior.get("id") if (prior is not None and not replace) else UNKNOWN
+        planned["id"] = prior.get("id") if (prior is not None and not replace) else self._new_id(req.address, cfg.get("workspace"))
         reason = None
         if replace:
             reason = " and ".join(p[0] for p in replace) + " changed"

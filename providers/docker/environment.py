@@ -40,6 +40,7 @@ the image is configured with.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -388,7 +389,10 @@ class EnvironmentProvider(Provider):
             where = f"the registry {p.registry.address}" if p.registry is not None else "the local Docker engine"
             reason = f"the image {p.image} is missing from {where} (changed outside of trainform): it will be rebuilt"
             return PlanResponse(planned, requires_replace=[("image_digest",)], reason=reason, private=private, diagnostics=d)
-        return PlanResponse(planned, requires_replace=[("content_hash",)], reason=self._reason(prior, req.prior_private, p), private=private, diagnostics=d)
+        # the new image is built and pushed before the old tag goes: a failed build leaves the
+        # old environment usable, and runs are replaced before the image they used is deleted
+        return PlanResponse(planned, requires_replace=[("content_hash",)], reason=self._reason(prior, req.prior_private, p), private=private,
+                            diagnostics=d, create_before_destroy=True)
 
     def _reason(self, prior: dict, prior_private: dict | None, p: _Prepared) -> str:
         old = (prior_private or {}).get("inputs") or {}
@@ -535,6 +539,10 @@ class EnvironmentProvider(Provider):
             again = self._prepare(req.address, req.config, Diagnostics())
             if again.image == image:
                 return ApplyResponse(None)
+        user = self._run_using(prior, req.config, image)
+        if user is not None:
+            self.ctx.progress(req.address, f"kept {image}: the recorded execution of {user} still uses it")
+            return ApplyResponse(None)
         creds, repo, tag = self._registry_of(prior, req.config)
         if creds is not None:
             client = self._registry_client(creds)
@@ -560,6 +568,19 @@ class EnvironmentProvider(Provider):
         except engine_ops.EngineError as e:
             d.warning("Local image kept", f"{req.address}: {e}")
         return ApplyResponse(None, diagnostics=d)
+
+    def _run_using(self, state: dict, config: dict | None, image: str) -> str | None:
+        """The address of a run whose current execution (in the run history of the
+        workspace) used ``image``: its tag must stay so the run can be inspected and re-run."""
+        from providers.run.history import artifact_root, images_in_use
+
+        ws_id = (config or {}).get("workspace") or state.get("workspace")
+        found = self.ctx.lookup(ws_id) if isinstance(ws_id, str) else None
+        root = artifact_root(found[1] if found and found[0] == "workspace" else {"id": ws_id} if isinstance(ws_id, str) else None,
+                             self.ctx.working_dir, self.ctx.data_dir)
+        if root is None or not os.path.isdir(os.path.join(root, "runs")):
+            return None
+        return images_in_use(root).get(image)
 
     def _registry_of(self, state: dict, config: dict | None):
         """(Credentials, repository, tag) of a pushed image, or (None, None, None) for a local one."""

@@ -8,6 +8,7 @@ honour cancellation, and report the final status.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,20 @@ from typing import Callable, Iterator, Protocol
 
 from providers.run.records import RunPaths
 
-__all__ = ["AttemptSpec", "AttemptResult", "Handle", "run_attempt", "split_lines"]
+__all__ = ["AttemptResult", "AttemptSpec", "Execution", "Handle", "run_attempt", "save_log", "split_lines"]
+
+
+def save_log(path: str, text: str, mask: Callable[[str], str] | None = None) -> None:
+    """Write a whole log collected after the fact (a container's output), through the
+    run's masker when the sensitive values are at hand."""
+    import os
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for line in text.splitlines():
+            f.write((mask(line) if mask is not None else line) + "\n")
+    os.replace(tmp, path)
 
 
 @dataclass
@@ -43,6 +57,18 @@ class AttemptResult:
     started: float
     ended: float
     ident: str | None  # container id or pid
+
+
+@dataclass
+class Execution:
+    """What an executor sees of an execution it may not have started itself."""
+
+    kind: str  # running | exited | not_started (created, never ran) | lost (gone without a result)
+    exit_code: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    ident: str | None = None
+    logs: str | None = None  # the full output when the executor keeps it (docker)
 
 
 class Handle(Protocol):
@@ -75,10 +101,11 @@ def run_attempt(handle: Handle, spec: AttemptSpec, on_line: Callable[[str], None
     log_path = spec.paths.log(spec.attempt)
     mask = spec.mask
     done = threading.Event()
+    writes = getattr(handle, "writes_log", True)  # False: the process writes the log file itself
 
     def pump():
         try:
-            with open(log_path, "a", encoding="utf-8") as log:
+            with open(log_path if writes else os.devnull, "w" if getattr(handle, "adopted", False) else "a", encoding="utf-8") as log:
                 for line in handle.lines():
                     if mask is not None:
                         line = mask(line)

@@ -5,14 +5,20 @@ read-only at ``/workspace/snapshot`` (the working directory), the run's
 ``outputs`` folder writable at ``/workspace/snapshot/outputs``, and the run's
 ``trainform`` folder at ``/trainform`` (the metrics file).  GPUs are passed
 as a device request for exactly the leased indexes.  Containers carry
-``trainform.run_id`` labels so a refresh in another process finds them.
+``trainform.run_id`` / ``trainform.address`` / ``trainform.run_dir``
+labels and a name known before they exist (``trainform-<run id>-<attempt>``),
+which the run's record and state hold *before* the container is created:
+a trainform killed mid-run leaves an execution the next command finds by
+name and adopts (follow or collect), or removes when it never started.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from datetime import UTC, datetime
 
-from providers.run.execution import AttemptSpec, split_lines
+from providers.run.execution import AttemptSpec, Execution, split_lines
 
 __all__ = ["DockerExecutor", "docker_client", "DockerUnavailable"]
 
@@ -42,9 +48,10 @@ def docker_client():
 
 
 class DockerHandle:
-    def __init__(self, container) -> None:
+    def __init__(self, container, adopted: bool = False) -> None:
         self.container = container
         self.ident = container.id
+        self.adopted = adopted  # the log is streamed from the start again: rewrite the file
         self._code = None
         self._done = threading.Event()
         threading.Thread(target=self._waiter, daemon=True).start()
@@ -117,11 +124,24 @@ class DockerExecutor:
             spec.paths.outputs: {"bind": WORKDIR + "/outputs", "mode": "rw"},
             spec.paths.meta: {"bind": "/trainform", "mode": "rw"},
         }
-        labels = {"trainform.run_id": spec.run_id, "trainform.address": spec.address, "trainform.attempt": str(spec.attempt), **spec.labels}
+        labels = {"trainform.run_id": spec.run_id, "trainform.address": spec.address, "trainform.attempt": str(spec.attempt),
+                  "trainform.run_dir": spec.paths.root, **spec.labels}
         return self.client.containers.create(
             spec.image, command=spec.argv, environment=env, working_dir=WORKDIR, volumes=volumes, labels=labels,
-            device_requests=device_requests, name=f"trainform-{spec.run_id}-{spec.attempt}", detach=True,
+            device_requests=device_requests, name=self.planned_ident(spec), detach=True,
         )
+
+    @staticmethod
+    def planned_ident(spec: AttemptSpec) -> str:
+        return f"trainform-{spec.run_id}-{spec.attempt}"
+
+    def attach(self, ident: str, run_id: str, paths, attempt: int) -> DockerHandle | None:
+        import docker
+
+        try:
+            return DockerHandle(self.client.containers.get(ident), adopted=True)
+        except docker.errors.NotFound:
+            return None
 
     def start(self, spec: AttemptSpec) -> DockerHandle:
         c = self._create(spec)
@@ -146,19 +166,26 @@ class DockerExecutor:
         except (docker.errors.NotFound, docker.errors.APIError):
             pass
 
-    def inspect(self, ident: str) -> tuple[str, int | None, str | None]:
-        """("running"|"exited"|"lost", exit code, logs text when exited)."""
+    def inspect(self, ident: str, run_id: str | None = None, paths=None, attempt: int = 1) -> Execution:
         import docker
 
         try:
             c = self.client.containers.get(ident)
         except docker.errors.NotFound:
-            return "lost", None, None
+            return Execution("lost", ident=ident)
         st = c.attrs.get("State", {})
-        if st.get("Running") or st.get("Status") in ("created", "restarting"):
-            return "running", None, None
+        if st.get("Running") or st.get("Status") in ("restarting", "paused"):
+            return Execution("running", ident=c.id, started=_ts(st.get("StartedAt")))
+        started = _ts(st.get("StartedAt"))
+        if st.get("Status") == "created" or started is None:
+            return Execution("not_started", ident=c.id)
         logs = c.logs(stdout=True, stderr=True).decode("utf-8", "replace")
-        return "exited", int(st.get("ExitCode", -1)), logs
+        return Execution("exited", int(st.get("ExitCode", -1)), started=started, ended=_ts(st.get("FinishedAt")), ident=c.id, logs=logs)
+
+    def containers_of(self, address: str, run_root: str) -> list:
+        """Containers trainform started for ``address`` in this workspace (to sweep orphans)."""
+        cs = self.client.containers.list(all=True, filters={"label": f"trainform.address={address}"})
+        return [c for c in cs if os.path.dirname((c.labels or {}).get("trainform.run_dir", "")) == run_root]
 
     def remove(self, ident: str) -> None:
         import docker
@@ -167,3 +194,15 @@ class DockerExecutor:
             self.client.containers.get(ident).remove(force=True)
         except (docker.errors.NotFound, docker.errors.APIError):
             pass
+
+
+def _ts(text: str | None) -> float | None:
+    """Docker's RFC 3339 time (nanoseconds, "Z") -> epoch seconds; None for the zero time."""
+    if not text or text.startswith("0001-"):
+        return None
+    try:
+        base, _, frac = text.rstrip("Z").partition(".")
+        t = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+        return t + (float("0." + frac.split("+")[0].split("-")[0]) if frac else 0.0)
+    except ValueError:
+        return None

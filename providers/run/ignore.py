@@ -1,4 +1,7 @@
-"""gitignore-style matching for ``.trainformignore`` (else ``.gitignore``).
+"""gitignore-style matching for ``.trainformignore`` (else ``.amlignore``, else ``.gitignore``).
+
+``.amlignore`` is Azure ML's name for the same file: a source directory
+brought over from Azure ML keeps its snapshot rules.
 
 Why our own: snapshots must leave out data sets and checkpoints the way users
 already describe them for git, without depending on git being installed.
@@ -126,10 +129,10 @@ class IgnoreRules:
 
 
 def load_rules(source_dir: str) -> IgnoreRules:
-    """Rules for a source directory: defaults + .trainformignore, else .gitignore."""
+    """Rules for a source directory: defaults + .trainformignore, else .amlignore, else .gitignore."""
     lines = list(DEFAULT_EXCLUDES)
     origin = None
-    for name in (".trainformignore", ".gitignore"):
+    for name in (".trainformignore", ".amlignore", ".gitignore"):
         path = os.path.join(source_dir, name)
         if os.path.isfile(path):
             with open(path, encoding="utf-8", errors="replace") as f:

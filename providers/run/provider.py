@@ -10,13 +10,18 @@ workspace stat cache) and compares:
 * other inputs -> replace, with the reason ("train.py changed", "arguments
   changed", "environment image changed") from per-input digests kept in the
   private state and the snapshot manifests kept in the workspace;
-* the last run failed / timed out / was cancelled -> replace.
+* the last run failed / timed out / was cancelled -> replace;
+* the last execution still runs, left by an interrupted apply (``wait = true``)
+  -> update: apply follows that execution to its end, starting nothing.
 
 Apply materialises the snapshot, waits for a slot in the compute pool, runs
 attempts (``max_retries``) with a timeout, streams the output with
 ``ctx.log`` and records everything under ``<artifact_root>/runs/<id>/``.
 A run that did not succeed is returned with an error, so the engine records
-it tainted and the next apply runs it again.
+it tainted and the next apply runs it again.  ``lifecycle`` holds what
+happens to a started execution (named before it starts, adopted or
+collected when trainform was killed, stopped when orphaned); ``tracking``
+mirrors each execution into MLflow; ``history`` reads every execution back.
 """
 
 from __future__ import annotations
@@ -28,16 +33,17 @@ import re
 import shutil
 import sys
 import threading
-import time
 
 from engine.providers import Diagnostics
 from engine.providers import UNKNOWN, Unknown, contains_unknown
 from engine.providers import (
     DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
-    ReadRequest, ReadResponse, ResourceSchema, ValidateRequest, ValidateResponse,
+    ResourceSchema, ValidateRequest, ValidateResponse,
 )
 from engine.providers import ImportRequest, ImportResponse
-from providers.run.records import RunPaths, new_run_id, now_iso, parse_iso, read_record, write_record
+from providers.run.lifecycle import Lifecycle
+from providers.run.records import ACTIVE, RunPaths, new_run_id, now_iso, write_record
+from providers.run.tracking import TrackingMixin
 
 __all__ = ["RunProvider", "parse_duration"]
 
@@ -98,7 +104,7 @@ class _Inputs:
         self.key_id: str | None = None  # set when a part covers a sensitive value (keyed digest)
 
 
-class RunProvider(Provider):
+class RunProvider(TrackingMixin, Lifecycle, Provider):
     type_name = "run"
 
     _SCHEMA = ResourceSchema(
@@ -255,6 +261,10 @@ class RunProvider(Provider):
             env_part = {"process": _interp(env) or "host-python", "environment": (env or {}).get("id"), "env_vars": (env or {}).get("env_vars")}
         if isinstance(r.compute, dict):
             self._check_compute(cfg, r.compute, d)
+        elif r.compute is None and isinstance(cfg.get("gpus"), (int, float)) and cfg.get("gpus"):
+            d.error("No GPUs without a compute",
+                    f"The run asks for gpus = {cfg['gpus']:g}, but it names no compute, and runs without one go to a CPU-only pool. "
+                    "Set compute = compute.NAME.id, a compute whose machine has GPUs.")
         args = cfg.get("arguments")
         r.parts = {
             "snapshot": r.snapshot.hash if r.snapshot is not None else UNKNOWN,
@@ -290,8 +300,6 @@ class RunProvider(Provider):
 
     def _check_compute(self, cfg: dict, compute: dict, d: Diagnostics) -> None:
         if compute.get("type") == "ray":
-            import importlib.util
-
             from providers.compute.ray_cluster import ray_available
 
             ok, why = ray_available()
@@ -342,6 +350,13 @@ class RunProvider(Provider):
             reasons.append(f"the last run {status.replace('_', ' ')}")
         for k in COMPUTED:
             planned[k] = prior.get(k)
+        adopt = not replace and status in ACTIVE and cfg.get("wait") is not False
+        if adopt:
+            # an apply was interrupted (kill -9, closed terminal) while this execution ran:
+            # apply follows it to its end and records it; nothing new starts
+            for k in ("status", "exit_code", "ended_at", "duration_seconds", "metrics", "attempts", "log_path", "container_id", "started_at"):
+                planned[k] = UNKNOWN
+            reasons.append(f"wait for execution {prior.get('id')}, left running by an interrupted apply")
         if replace:
             for k in COMPUTED:
                 planned[k] = UNKNOWN
@@ -424,6 +439,8 @@ class RunProvider(Provider):
         if req.action == DELETE:
             return self._destroy(req)
         if req.prior_state is not None:
+            if req.prior_state.get("status") in ACTIVE and (req.planned_state or {}).get("wait") is not False:
+                return self._adopt(req)  # left running by an interrupted apply: follow it to its end
             # in-place update: only settings that do not change the result
             return ApplyResponse(new_state=dict(req.planned_state), private=req.private)
         return self._create(req)
@@ -478,9 +495,13 @@ class RunProvider(Provider):
         private = {"inputs": {k: _digest(v) for k, v in r.parts.items()}, "run_dir": paths.root, "mode": "docker" if docker else "process"}
         if r.key_id:
             private["key_id"] = r.key_id
+        env = r.environment if isinstance(r.environment, dict) else {}
+        safe_args = _safe_arguments(state.get("arguments") or [], req.sensitive_paths)
         record = {"run_id": run_id, "address": addr, "experiment": cfg.get("experiment"), "mode": private["mode"], "status": "queued",
-                  "created_at": now_iso(), "attempts": [],
-                  "input_hash": state["input_hash"], "snapshot_hash": state["snapshot_hash"]}  # what import needs
+                  "created_at": now_iso(), "attempts": [], "input_hash": state["input_hash"], "snapshot_hash": state["snapshot_hash"],
+                  "arguments": safe_args, "workspace": cfg.get("workspace"), "wait": cfg.get("wait") is not False,
+                  "image": self._image(env) if docker else None, "image_digest": env.get("image_digest") if docker else None,
+                  "gpus": cfg.get("gpus") or 0}
         write_record(paths.record, record)
         on_ray = isinstance(r.compute, dict) and r.compute.get("type") == "ray"
         if on_ray:
@@ -533,111 +554,19 @@ class RunProvider(Provider):
         elif not docker:
             spec.env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU run must not grab GPUs leased to others
         timeout_s = parse_duration(cfg["timeout"]) if cfg.get("timeout") else None
+        if not on_ray:
+            self._sweep(executor, addr, os.path.dirname(paths.root), run_id)
+        self._track_start(dict(cfg, arguments=safe_args), r.workspace, state, record, spec, docker or on_ray)  # containers/Ray jobs reach only a server URI
+        private["mlflow_run_id"] = record.get("mlflow_run_id")
         if cfg.get("wait") is False:
-            return self._start_detached(executor, spec, state, record, private, lease, paths, d)
+            resp = self._run_attempts(executor, spec, state, record, private, paths, timeout_s, 0, d, detached=True, lease=lease)
+            if resp.new_state is None or resp.new_state.get("status") != "running":
+                lease.release()
+            return resp
         try:
             return self._run_attempts(executor, spec, state, record, private, paths, timeout_s, int(cfg.get("max_retries") or 0), d)
         finally:
             lease.release()
-
-    def _run_attempts(self, executor, spec, state, record, private, paths, timeout_s, max_retries, d) -> ApplyResponse:
-        from providers.run.execution import run_attempt
-        from providers.run.metrics import read_last_values
-
-        addr = spec.address
-        warned = [False]
-
-        def abort():
-            if self.ctx.stopping.is_set() and not warned[0]:
-                warned[0] = True
-                self.ctx.log(addr, "[trainform] interrupt received: the run continues; press Ctrl-C again to cancel it")
-            return self.ctx.cancelled.is_set() or self._cancel.is_set()
-
-        first_start = None
-        result = None
-        for attempt in range(1, max_retries + 2):
-            if abort():
-                break
-            spec.attempt = attempt
-            state["log_path"] = paths.log(attempt)
-            started = time.time()
-            first_start = first_start or started
-            try:
-                handle = executor.start(spec)
-            except Exception as e:  # noqa: BLE001 - image missing, daemon error...
-                d.error("Run failed to start", f"Attempt {attempt} of {addr} could not start: {e}")
-                state.update(status="failed", attempts=attempt, started_at=now_iso(first_start), ended_at=now_iso(), duration_seconds=round(time.time() - first_start, 3))
-                record.update(status="failed", error=str(e))
-                write_record(paths.record, record)
-                return ApplyResponse(new_state=state, private=private, diagnostics=d)
-            with self._active_lock:
-                self._active[spec.run_id] = (executor, handle)
-            state.update(status="running", attempts=attempt, started_at=now_iso(first_start), container_id=handle.ident if executor.mode in ("docker", "ray") else None)
-            record.update(status="running", started_at=state["started_at"], log_path=state["log_path"])
-            record["attempts"].append({"attempt": attempt, "ident": handle.ident, "started_at": now_iso(started)})
-            write_record(paths.record, record)
-            if attempt > 1:
-                self.ctx.progress(addr, f"Retrying: attempt {attempt} of {max_retries + 1}...")
-            try:
-                result = run_attempt(handle, spec, lambda line: self.ctx.log(addr, line), timeout_s, abort, started)
-            finally:
-                with self._active_lock:
-                    self._active.pop(spec.run_id, None)
-                handle.cleanup()
-            record["attempts"][-1].update(ended_at=now_iso(result.ended), exit_code=result.exit_code, status=result.status)
-            if result.status != "failed":
-                break
-        ended = result.ended if result else time.time()
-        status = result.status if result else "cancelled"
-        state.update(status=status, exit_code=result.exit_code if result else None, ended_at=now_iso(ended),
-                     duration_seconds=round(ended - (first_start or ended), 3), metrics=read_last_values(paths.metrics),
-                     started_at=now_iso(first_start or ended))
-        record.update(status=status, exit_code=state["exit_code"], ended_at=state["ended_at"], metrics=state["metrics"])
-        write_record(paths.record, record)
-        if status != "succeeded":
-            d.error(f"Run {status.replace('_', ' ')}", _failure_detail(addr, status, state, timeout_s))
-        return ApplyResponse(new_state=state, private=private, diagnostics=d)
-
-    def _start_detached(self, executor, spec, state, record, private, lease, paths, d) -> ApplyResponse:
-        spec.attempt = 1
-        started = time.time()
-        try:
-            ident = executor.start_detached(spec)
-        except Exception as e:  # noqa: BLE001
-            lease.release()
-            d.error("Run failed to start", f"{spec.address} could not start: {e}")
-            state.update(status="failed", attempts=1, started_at=now_iso(started), ended_at=now_iso(), duration_seconds=0)
-            return ApplyResponse(new_state=state, private=private, diagnostics=d)
-        state.update(status="running", attempts=1, started_at=now_iso(started), container_id=ident if executor.mode in ("docker", "ray") else None)
-        private["ident"] = ident
-        record.update(status="running", started_at=state["started_at"], log_path=state["log_path"], ident=ident)
-        record["attempts"].append({"attempt": 1, "ident": ident, "started_at": state["started_at"]})
-        write_record(paths.record, record)
-        self.ctx.progress(spec.address, f"Started detached ({'container ' + ident[:12] if executor.mode == 'docker' else 'pid ' + ident}); `trainform refresh`/`plan` collects the result")
-        threading.Thread(target=self._release_when_done, args=(executor, ident, paths, lease), daemon=True).start()
-        return ApplyResponse(new_state=state, private=private, diagnostics=d)
-
-    def _release_when_done(self, executor, ident, paths, lease) -> None:
-        try:
-            while True:
-                kind = self._inspect(executor, ident, paths)[0]
-                if kind != "running" or self._cancel.is_set():
-                    return
-                time.sleep(0.5)
-        except Exception:  # noqa: BLE001
-            return
-        finally:
-            lease.release()
-
-    def _inspect(self, executor, ident, paths):
-        if executor.mode == "ray":
-            return executor.inspect(ident, paths)
-        if executor.mode == "docker":
-            return executor.inspect(ident)
-        from providers.run.executor_process import inspect_detached
-
-        kind, code = inspect_detached(ident, paths.exit_file)
-        return kind, code, None
 
     # ------------------------------------------------------------ spec pieces
     def _argv(self, cfg: dict, r: _Inputs) -> list[str]:
@@ -689,98 +618,6 @@ class RunProvider(Provider):
 
         return import_run(self, req)
 
-    # ------------------------------------------------------------ read
-    def read(self, req: ReadRequest) -> ReadResponse:
-        from providers.run.metrics import read_last_values
-
-        st = req.state
-        run_dir = (req.private or {}).get("run_dir") or (os.path.dirname(st["outputs_path"]) if st.get("outputs_path") else None)
-        if not run_dir:
-            return ReadResponse(new_state=st, private=req.private)
-        paths = RunPaths.from_dir(run_dir)
-        record = read_record(paths.record)
-        if record is None:
-            return ReadResponse(new_state=None)  # the run's record was removed: gone
-        if st.get("status") not in ("running", "queued"):
-            return ReadResponse(new_state=st, private=req.private)
-        ident = (req.private or {}).get("ident") or record.get("ident") or st.get("container_id")
-        mode = (req.private or {}).get("mode") or record.get("mode")
-        if not ident:
-            return ReadResponse(new_state=st, private=req.private)
-        d = Diagnostics()
-        try:
-            executor = self._executor("ray" if mode == "ray" else mode == "docker")
-        except Exception as e:  # noqa: BLE001
-            d.warning("Cannot check the run", f"{req.address} is running in Docker, but {e}.")
-            return ReadResponse(new_state=st, private=req.private, diagnostics=d)
-        kind, code, logs = self._inspect(executor, ident, paths)
-        new = dict(st)
-        if kind == "running":
-            timeout = st.get("timeout")
-            started = parse_iso(st.get("started_at"))
-            if timeout and started and time.time() - started > parse_duration(timeout):
-                executor.kill_detached(ident)
-                kind, code = "timed_out", None
-            else:
-                return ReadResponse(new_state=st, private=req.private)
-        if logs is not None:
-            with open(paths.log(1), "w", encoding="utf-8") as f:
-                f.write(logs)
-        if kind == "exited":
-            status = "succeeded" if code == 0 else "failed"
-        elif kind == "lost":
-            status = "failed"
-        else:
-            status = kind
-        ended = time.time()
-        if mode == "docker" and kind in ("exited", "timed_out"):
-            executor.remove(ident)
-        started = parse_iso(st.get("started_at")) or ended
-        new.update(status=status, exit_code=code, ended_at=now_iso(ended), duration_seconds=round(ended - started, 3),
-                   metrics=read_last_values(paths.metrics))
-        record.update(status=status, exit_code=code, ended_at=new["ended_at"], metrics=new["metrics"])
-        write_record(paths.record, record)
-        return ReadResponse(new_state=new, private=req.private)
-
-    # ------------------------------------------------------------ destroy / cancel
-    def _destroy(self, req: ApplyRequest) -> ApplyResponse:
-        st = req.prior_state or {}
-        run_dir = (req.private or {}).get("run_dir") or (os.path.dirname(st["outputs_path"]) if st.get("outputs_path") else None)
-        if not run_dir:
-            return ApplyResponse(new_state=None)
-        paths = RunPaths.from_dir(run_dir)
-        record = read_record(paths.record) or {}
-        mode = (req.private or {}).get("mode") or record.get("mode")
-        ident = (req.private or {}).get("ident") or record.get("ident") or st.get("container_id")
-        if ident and (st.get("status") == "running" or record.get("status") == "running"):
-            try:
-                ex = self._executor("ray" if mode == "ray" else mode == "docker")
-                ex.kill_detached(ident)
-                if mode == "docker":
-                    ex.remove(ident)
-            except Exception:  # noqa: BLE001 - nothing left to stop
-                pass
-        delete_all = st.get("delete_artifacts_on_destroy")
-        if delete_all:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        else:
-            try:
-                os.remove(paths.record)
-            except FileNotFoundError:
-                pass
-        return ApplyResponse(new_state=None)
-
-    def cancel(self) -> None:
-        """Second Ctrl-C: kill every attempt in flight (they are recorded as cancelled)."""
-        self._cancel.set()
-        with self._active_lock:
-            active = list(self._active.values())
-        for _, handle in active:
-            try:
-                handle.kill()
-            except Exception:  # noqa: BLE001
-                pass
-
 
 class _RayLease:
     gpus: list = []
@@ -796,6 +633,13 @@ class _RayQueue:
 
     def acquire(self, gpus, abort=None, on_wait=None):
         return _RayLease()
+
+
+def _safe_arguments(args: list, sensitive_paths) -> list:
+    """The arguments as history and MLflow may keep them: sensitive ones as "(sensitive)"."""
+    whole = any(tuple(p) == ("arguments",) for p in sensitive_paths or ())
+    hidden = {p[1] for p in sensitive_paths or () if len(p) > 1 and p[0] == "arguments"}
+    return ["(sensitive)" if whole or i in hidden else a for i, a in enumerate(args)]
 
 
 def _masker(cfg: dict, sensitive_paths):

@@ -7,6 +7,7 @@
         logs/attempt-N.log     the output of each attempt
         outputs/               the script's ./outputs (kept after the run)
         trainform/metrics.jsonl  the metrics file (mounted at /trainform in containers)
+        trainform/pid-N, exit-N  process mode: the wrapper's pid and the exit code
         work/                  process mode only: the private copy of the snapshot
 
 The record is written atomically at every status change, so a refresh in
@@ -22,9 +23,11 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
-__all__ = ["RunPaths", "read_record", "write_record", "now_iso", "new_run_id", "TERMINAL"]
+__all__ = ["RunPaths", "read_record", "write_record", "now_iso", "new_run_id", "TERMINAL", "ACTIVE"]
 
 TERMINAL = ("succeeded", "failed", "timed_out", "cancelled")
+#: an execution exists (or is about to) and its result is not yet known
+ACTIVE = ("queued", "starting", "running")
 
 
 class RunPaths:
@@ -40,6 +43,14 @@ class RunPaths:
 
     def log(self, attempt: int) -> str:
         return os.path.join(self.logs, f"attempt-{attempt}.log")
+
+    def exit_file_n(self, attempt: int) -> str:
+        """Process mode: the exit code, written by the wrapper when the command ends."""
+        return os.path.join(self.meta, f"exit-{attempt}")
+
+    def pid_file(self, attempt: int) -> str:
+        """Process mode: the wrapper's pid, written before the command starts."""
+        return os.path.join(self.meta, f"pid-{attempt}")
 
     def create(self) -> None:
         for d in (self.logs, self.outputs, self.meta):

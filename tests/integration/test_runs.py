@@ -381,7 +381,9 @@ def test_destroy_stops_detached_run_and_keeps_artifacts(tmp_path, mode):
     wd.run("destroy", "-auto-approve", "-no-color", check=True)
     assert wd.resource("run.train") is None
     run_dir = os.path.dirname(a["outputs_path"])
-    assert os.path.isdir(a["outputs_path"]) and not os.path.exists(os.path.join(run_dir, "record.json"))
+    assert os.path.isdir(a["outputs_path"])
+    rec = json.load(open(os.path.join(run_dir, "record.json")))  # stays in the history, stopped
+    assert rec["status"] == "cancelled" and rec["destroyed_at"]
     if mode == "docker":
         import docker
 
