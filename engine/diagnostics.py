@@ -9,7 +9,7 @@ marker under the span (like Terraform's boxed diagnostics).  Phases return
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 __all__ = ["Pos", "Range", "Diagnostic", "Diagnostics", "ERROR", "WARNING", "render", "SourceCache"]

@@ -86,17 +86,15 @@ def fail(diags) -> None:
 
 
 def parse_duration(text: str) -> float:
-    import re
+    """A duration flag (-lock-timeout=30s) in seconds; a bad one is a usage error."""
+    from engine.durations import parse_duration as parse
 
     if not text:
         return 0.0
-    total = 0.0
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
-    if not parts or "".join(a + b for a, b in parts) != text:
-        raise click.BadParameter(f'invalid duration "{text}": use a number with a unit, like 30s, 5m or 1h')
-    for num, unit in parts:
-        total += float(num) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-    return total
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 @dataclass

@@ -8,12 +8,11 @@ next line is still evaluated; exit 1 if any line failed.
 from __future__ import annotations
 
 import glob
-import os
 import sys
 
 import click
 
-from engine.cli.common import color_flag, var_options, ordered_var_args, fail, get_backend_or_exit, read_state_or_exit
+from engine.cli.common import color_flag, var_options, ordered_var_args, get_backend_or_exit, read_state_or_exit
 from engine.diagnostics import Diagnostics
 
 

@@ -273,8 +273,7 @@ def _confirm(destroy, color):
 
 
 def _print_outputs(session):
-    from engine.values import Sensitive, contains_unknown, to_plain, unmark
-    from engine.cli.render import fmt_value
+    from engine.values import Sensitive, contains_unknown
 
     outs = session.root_outputs
     if not outs or session.options.destroy:
@@ -417,7 +416,7 @@ def output_cmd(json_out, raw, name):
     if name:
         if name not in outputs:
             d = Diagnostics()
-            d.error("Output not found", f'The output variable requested could not be found in the state file. If you recently added it to your configuration, be sure to run `trainform apply`, since the state won\'t be updated with new output variables until that command is run.')
+            d.error("Output not found", 'The output variable requested could not be found in the state file. If you recently added it to your configuration, be sure to run `trainform apply`, since the state won\'t be updated with new output variables until that command is run.')
             fail(d)
         o = outputs[name]
         value = o.get("value")

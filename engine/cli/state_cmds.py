@@ -181,7 +181,7 @@ def force_unlock_cmd(force, lock_id):
     from engine.state.errors import StateError
 
     try:
-        info = backend.force_unlock(lock_id)
+        backend.force_unlock(lock_id)
     except StateError as e:
         d = Diagnostics()
         d.error("Failed to unlock state", str(e))

@@ -8,7 +8,6 @@ provider schemas by engine.config.schema_check; values by the evaluator.
 
 from __future__ import annotations
 
-import difflib
 import glob
 import os
 from typing import Any
@@ -94,7 +93,6 @@ def source_text(rng: Range) -> str:
 
 
 def _traversal_list(attr: ast.Attribute, diags: Diagnostics, what: str) -> list[ast.Traversal]:
-    from engine.config import ast as a
 
     expr = attr.expr
     items = getattr(expr, "items", None)
@@ -249,7 +247,7 @@ class Loader:
         import re
 
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
-            self.diags.error(f"Invalid {what} name", f"A name must start with a letter or underscore and may contain only letters, digits, underscores, and dashes.", rng)
+            self.diags.error(f"Invalid {what} name", "A name must start with a letter or underscore and may contain only letters, digits, underscores, and dashes.", rng)
             return False
         return True
 

@@ -66,7 +66,7 @@ def _file_values(path: str, diags: Diagnostics) -> dict[str, RawValue]:
     if body is None:
         return out
     for blk in body.blocks:
-        diags.error("Unexpected block in variables file", f'Blocks are not allowed in a variables file; only assignments like name = "value".', blk.type_range)
+        diags.error("Unexpected block in variables file", 'Blocks are not allowed in a variables file; only assignments like name = "value".', blk.type_range)
     for name, attr in body.attributes.items():
         if attr.expr.references():
             diags.error("Variables not allowed", "Variables may not be used here: variables files may contain only constant values.", attr.expr.range)

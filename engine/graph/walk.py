@@ -51,7 +51,6 @@ def walk(
     counter = len(ready)
     in_flight: dict[Future, Hashable] = {}
     error: BaseException | None = None
-    lock = threading.Lock()
 
     def finish(node, ok: bool) -> None:
         nonlocal counter

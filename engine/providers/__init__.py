@@ -39,6 +39,20 @@ def pid_alive(pid) -> bool:
     return _pid_alive(pid)
 
 
+def parse_duration(text: str) -> float:
+    """ "30s", "1h30m", "500ms", "2d" -> seconds; ValueError saying what is expected."""
+    from engine.durations import parse_duration as _parse
+
+    return _parse(text)
+
+
+def glob_to_regex(pattern: str, **dialect) -> str:
+    """The engine's one glob translation (engine.globs): ignore files, build contexts."""
+    from engine.globs import glob_to_regex as _glob_to_regex
+
+    return _glob_to_regex(pattern, **dialect)
+
+
 def user_umask() -> int:
     """The umask the user started trainform with: give it back to processes started
     for the user (trainform's own files are private, see engine.fileperms)."""
@@ -53,5 +67,5 @@ __all__ = [
     "ValidateRequest", "ValidateResponse", "PlanRequest", "PlanResponse", "ApplyRequest", "ApplyResponse",
     "ReadRequest", "ReadResponse", "ImportRequest", "ImportResponse", "UpgradeStateRequest",
     "UpgradeStateResponse", "CREATE", "UPDATE", "DELETE", "default_plan", "proposed_new_state",
-    "is_secret_digest", "secret_matches", "user_umask", "pid_alive",
+    "is_secret_digest", "secret_matches", "user_umask", "pid_alive", "glob_to_regex", "parse_duration",
 ]

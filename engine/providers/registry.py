@@ -10,7 +10,6 @@ through here: :func:`new_provider` makes a fresh instance for each operation
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 

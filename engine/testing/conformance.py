@@ -88,7 +88,7 @@ class ProviderConformance:
             pytest.skip("this resource type cannot change outside trainform")
         self._write(wd, "initial")
         wd.apply()
-        kind = self.drift(wd, wd.resource(self.address)["attributes"])
+        self.drift(wd, wd.resource(self.address)["attributes"])
         r = wd.plan("-detailed-exitcode")
         assert r.code == 2, r.text
         assert "changed outside of trainform" in r.out

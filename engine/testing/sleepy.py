@@ -15,7 +15,7 @@ import uuid
 
 from engine.diagnostics import Diagnostics
 from engine.values import UNKNOWN
-from engine.providers import ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider, ReadRequest, ReadResponse, ResourceSchema, DELETE
+from engine.providers import ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider, ResourceSchema, DELETE
 
 
 class SleepyProvider(Provider):

@@ -150,21 +150,14 @@ class WorkspaceProvider(Provider):
 
     def _check_registry(self, reg: dict, address: str, d: Diagnostics) -> None:
         from providers.docker.credentials import resolve
-        from providers.docker.registry_client import RegistryClient, RegistryError
+        from providers.docker.registry_client import RegistryClient, RegistryError, registry_diagnostic
 
         creds = resolve(reg)
         client = RegistryClient(creds.address, creds.username, creds.password)
         try:
             client.ping()
         except RegistryError as e:
-            if e.kind in ("unauthorized", "forbidden"):
-                hint = ("Check the registry block's username and password" if creds.source == "configuration"
-                        else f"Set username and password in the registry block, or run `docker login {creds.address}`")
-                d.error("Registry credentials rejected", f"{address}: {e}. {hint}.")
-            elif e.kind == "unreachable":
-                d.error("Registry unreachable", f"{address}: {e}. Is it running? (scripts/registry.sh start starts a local one on 127.0.0.1:5000.)")
-            else:
-                d.error("Registry error", f"{address}: {e}.")
+            registry_diagnostic(d, address, "checking the registry", e, creds, "the registry block")
 
     def _delete(self, req: ApplyRequest) -> ApplyResponse:
         d = Diagnostics()

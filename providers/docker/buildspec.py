@@ -49,34 +49,9 @@ def _file_hash(path: str) -> str:
 # ---------------------------------------------------------------- .dockerignore
 
 def _glob_regex(pat: str) -> str:
-    out, i = [], 0
-    while i < len(pat):
-        c = pat[i]
-        if c == "*":
-            if pat[i:i + 2] == "**":
-                out.append(".*")
-                i += 2
-                if i < len(pat) and pat[i] == "/":
-                    out[-1] = "(?:.*/)?"
-                    i += 1
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = pat.find("]", i)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                out.append("[" + pat[i + 1:j].replace("\\", "\\\\") + "]")
-                i = j
-        elif c == "\\" and i + 1 < len(pat):
-            i += 1
-            out.append(re.escape(pat[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
+    from engine.providers import glob_to_regex
+
+    return glob_to_regex(pat)
 
 
 def dockerignore_rules(text: str) -> list[tuple[re.Pattern, bool]]:

@@ -277,7 +277,7 @@ class EnvironmentProvider(Provider):
         """The digest a FROM image resolves to: its registry's manifest digest, or the local id."""
         from providers.docker import engine_ops
         from providers.docker.credentials import resolve
-        from providers.docker.registry_client import DOCKER_HUB, RegistryClient, RegistryError, parse_reference
+        from providers.docker.registry_client import DOCKER_HUB, RegistryClient, RegistryError, parse_reference, registry_diagnostic
 
         try:
             ref = parse_reference(image)
@@ -292,14 +292,7 @@ class EnvironmentProvider(Provider):
             try:
                 digest = client.manifest_digest(ref.repository, ref.tag)
             except RegistryError as e:
-                if e.kind in ("unauthorized", "forbidden"):
-                    hint = ("check base_image_registry's username and password" if creds.source == "configuration"
-                            else f"add a base_image_registry block with username and password, or run `docker login {ref.registry}`")
-                    d.error("Base image registry refused the credentials", f"{address}: the base image {image}: {e}; {hint}.")
-                elif e.kind == "unreachable":
-                    d.error("Base image registry unreachable", f"{address}: the base image {image}: {e}.")
-                else:
-                    d.error("Base image registry error", f"{address}: the base image {image}: {e}.")
+                registry_diagnostic(d, address, f"the base image {image}", e, creds, "a base_image_registry block")
                 return None
             if digest is None:
                 d.error("Base image not found", f"{address}: manifest unknown: the registry {ref.registry} has no {ref.repository}:{ref.tag} (base image {image}).")
@@ -327,14 +320,9 @@ class EnvironmentProvider(Provider):
         return RegistryClient(creds.address, creds.username, creds.password)
 
     def _registry_problem(self, address: str, creds, e, d: Diagnostics, what: str) -> None:
-        if e.kind in ("unauthorized", "forbidden"):
-            hint = ("check the workspace's registry username and password" if creds.source == "configuration"
-                    else f"set username and password in the workspace's registry block, or run `docker login {creds.address}`")
-            d.error("Registry credentials rejected", f"{address}: {what}: {e}; {hint}.")
-        elif e.kind == "unreachable":
-            d.error("Registry unreachable", f"{address}: {what}: {e}. Is it running? (scripts/registry.sh start starts one on 127.0.0.1:5000.)")
-        else:
-            d.error("Registry error", f"{address}: {what}: {e}.")
+        from providers.docker.registry_client import registry_diagnostic
+
+        registry_diagnostic(d, address, what, e, creds, "the workspace's registry block")
 
     def _existing_digest(self, p: _Prepared, address: str, d: Diagnostics) -> str | None:
         """The digest of p.image where it is kept (registry, else local engine), None if absent."""

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
-    "RegistryError", "RegistryClient", "ImageRef", "parse_reference", "resolve_credentials",
+    "RegistryError", "RegistryClient", "registry_diagnostic", "ImageRef", "parse_reference", "resolve_credentials",
     "MANIFEST_TYPES", "DOCKER_HUB", "docker_config_auth",
 ]
 
@@ -355,3 +355,16 @@ def docker_config_auth(address: str) -> tuple[str, str] | None:
     user = auth.get("username") or auth.get("Username")
     pw = auth.get("password") or auth.get("Password")
     return (user, pw) if user and pw else None
+
+
+def registry_diagnostic(d, address: str, what: str, e: RegistryError, creds, block: str) -> None:
+    """A RegistryError as the one diagnostic every caller gives: what was being done,
+    why it failed, and how to fix credentials (``block`` says where they are set)."""
+    if e.kind in ("unauthorized", "forbidden"):
+        hint = (f"check the username and password in {block}" if creds is not None and creds.source == "configuration"
+                else f"set username and password in {block}, or run `docker login {getattr(creds, 'address', '')}`")
+        d.error("Registry credentials rejected", f"{address}: {what}: {e}; {hint}.")
+    elif e.kind == "unreachable":
+        d.error("Registry unreachable", f"{address}: {what}: {e}. Is it running? (scripts/registry.sh start starts one on 127.0.0.1:5000.)")
+    else:
+        d.error("Registry error", f"{address}: {what}: {e}.")

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 
+from engine.providers import pid_alive
 from providers.run.execution import AttemptSpec, Execution, split_lines
 
 __all__ = ["ProcessExecutor", "TailHandle", "prepare_workdir"]
@@ -76,21 +77,9 @@ def _read_int(path: str) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-            return True
-        except OSError:
-            return False
-
-
 def _ours(pid: int, run_id: str) -> bool:
     """Is ``pid`` still the wrapper of this run (and not a reused pid)?"""
-    if not _alive(pid):
+    if not pid_alive(pid):
         return False
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
@@ -106,7 +95,7 @@ def _killpg(pid: int, grace: float = 2.0) -> None:
         return
     t = time.time() + grace
     while time.time() < t:
-        if not _alive(pid):
+        if not pid_alive(pid):
             return
         time.sleep(0.05)
     try:

@@ -37,55 +37,13 @@ class Pattern:
 
 
 def _translate(pat: str) -> str:
-    """Translate one gitignore glob (without !, trailing /) to a regex body."""
+    """Translate one gitignore glob (without !, trailing /) to a regex."""
+    from engine.providers import glob_to_regex
+
     anchored = "/" in pat
     if pat.startswith("/"):
         pat = pat[1:]
-    out = []
-    i, n = 0, len(pat)
-    while i < n:
-        c = pat[i]
-        if c == "*":
-            if pat.startswith("**", i):
-                before_ok = i == 0 or pat[i - 1] == "/"
-                after = pat[i + 2:i + 3]
-                if before_ok and after == "/":
-                    out.append("(?:.*/)?")  # zero or more directories
-                    i += 3
-                    continue
-                if before_ok and i + 2 == n:
-                    out.append(".*")  # everything inside
-                    i += 2
-                    continue
-                out.append("[^/]*")
-                i += 2
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = i + 1
-            if j < n and pat[j] in "!^":
-                j += 1
-            if j < n and pat[j] == "]":
-                j += 1
-            while j < n and pat[j] != "]":
-                j += 1
-            if j >= n:
-                out.append(re.escape(c))
-            else:
-                body = pat[i + 1:j]
-                if body[:1] in ("!", "^"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j
-        elif c == "\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pat[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    body = "".join(out)
+    body = glob_to_regex(pat, segment_doublestar=True)
     return ("^" if anchored else "^(?:.*/)?") + body + "$"
 
 

@@ -166,7 +166,7 @@ class Lifecycle:
     def _adopt(self, req) -> ApplyResponse:
         """apply of a wait = true run an interrupted trainform left running: follow it to its end."""
         from providers.run.execution import AttemptSpec
-        from providers.run.provider import parse_duration
+        from engine.providers import parse_duration
 
         d = Diagnostics()
         st, private = dict(req.prior_state), dict(req.private or {})
@@ -225,7 +225,7 @@ class Lifecycle:
             return ReadResponse(new_state=st, private=req.private, diagnostics=d)
         ex = self._inspect(executor, ident, st.get("id"), paths, attempt)
         if ex.kind == "running":
-            from providers.run.provider import parse_duration
+            from engine.providers import parse_duration
 
             timeout = st.get("timeout")
             started = ex.started or parse_iso(st.get("started_at"))

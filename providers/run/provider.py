@@ -29,15 +29,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 import threading
 
-from engine.providers import Diagnostics
-from engine.providers import UNKNOWN, Unknown, contains_unknown
 from engine.providers import (
-    DELETE, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
+    DELETE, UNKNOWN, Diagnostics, Unknown, contains_unknown, parse_duration, ApplyRequest, ApplyResponse, Attribute, BlockSchema, PlanRequest, PlanResponse, Provider,
     ResourceSchema, ValidateRequest, ValidateResponse,
 )
 from engine.providers import ImportRequest, ImportResponse
@@ -45,7 +42,7 @@ from providers.run.lifecycle import Lifecycle
 from providers.run.records import ACTIVE, RunPaths, new_run_id, now_iso, write_record
 from providers.run.tracking import TrackingMixin
 
-__all__ = ["RunProvider", "parse_duration"]
+__all__ = ["RunProvider"]
 
 COMPUTED = ("id", "status", "exit_code", "started_at", "ended_at", "duration_seconds", "attempts", "metrics",
             "input_hash", "snapshot_hash", "log_path", "outputs_path", "container_id")
@@ -55,16 +52,6 @@ PLAN_KNOWN = ("input_hash", "snapshot_hash")
 NON_IDENTITY = ("experiment", "compute", "timeout", "max_retries", "wait", "snapshot_size_limit_mb",
                 "delete_artifacts_on_destroy", "source_directory")
 
-_DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-
-
-def parse_duration(text: str) -> float:
-    """ "2h", "30s", "1h30m", "500ms" -> seconds.  ValueError on anything else."""
-    text = (text or "").strip()
-    parts = _DUR.findall(text)
-    if not text or "".join(a + b for a, b in parts) != text:
-        raise ValueError(f'invalid duration "{text}": use a number with a unit, like 30s, 5m, 2h or 1h30m')
-    return sum(float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
 
 
 def _argstr(v) -> str:

@@ -1,6 +1,5 @@
 """Crash safety and locking of the engine, through the real CLI (issue 3's reliability tests)."""
 
-import json
 import os
 import random
 import signal

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import secrets
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 
 import pytest

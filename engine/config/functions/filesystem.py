@@ -94,46 +94,13 @@ for _n in ("sha256", "sha512"):
 
 def glob_to_regex(pattern: str) -> re.Pattern:
     """doublestar glob (as Terraform's fileset uses) to a regex over slash paths."""
-    out = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            if pattern.startswith("**", i):
-                # "**/" matches zero or more directories
-                if pattern.startswith("**/", i):
-                    out.append("(?:[^/]*/)*")
-                    i += 3
-                else:
-                    out.append(".*")
-                    i += 2
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                raise FunctionError(f"failed to glob pattern ({pattern}): syntax error in pattern", 1)
-            body = pattern[i + 1:end]
-            if body.startswith(("!", "^")):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end
-        elif c == "{":
-            end = pattern.find("}", i)
-            if end < 0:
-                raise FunctionError(f"failed to glob pattern ({pattern}): syntax error in pattern", 1)
-            alts = pattern[i + 1:end].split(",")
-            out.append("(?:" + "|".join(glob_to_regex(a).pattern[:-2] for a in alts) + ")")
-            i = end
-        elif c == "\\" and i + 1 < n:
-            out.append(re.escape(pattern[i + 1]))
-            i += 1
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
+    from engine.globs import GlobError
+    from engine.globs import glob_to_regex as translate
+
+    try:
+        return re.compile(translate(pattern, braces=True, strict=True) + r"\Z", re.DOTALL)
+    except GlobError as e:
+        raise FunctionError(str(e), 1) from None
 
 
 @register("fileset", [Param("path", STRING), Param("pattern", STRING)], needs_ctx=True)
