@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.state.errors import StateCorruptError
-from engine.state.secrets import digest, is_digest, redact
+from engine.state.secrets import digest, is_digest, plain_copy, redact
 
 __all__ = ["ResourceInstance", "State", "FORMAT_VERSION", "STATUSES"]
 
@@ -96,7 +96,7 @@ class ResourceInstance:
             "create_before_destroy": self.create_before_destroy,
             "attributes": redact(self.attributes, paths),
             "sensitive_paths": paths,
-            "private": copy.deepcopy(self.private),
+            "private": plain_copy(self.private),
             "dependencies": list(self.dependencies),
         }
 
@@ -119,9 +119,9 @@ class ResourceInstance:
             name=d["name"],
             module=d.get("module") or "",
             index_key=d.get("index_key"),
-            attributes=copy.deepcopy(attrs),
+            attributes=plain_copy(attrs),
             sensitive_paths=[list(p) for p in d.get("sensitive_paths") or []],
-            private=copy.deepcopy(d.get("private")),
+            private=plain_copy(d.get("private")),
             dependencies=list(d.get("dependencies") or []),
             status=status,
             schema_version=int(d.get("schema_version") or 0),
