@@ -1,9 +1,11 @@
 """trainform's own syntax tree for HCL files.
 
-python-hcl2's rule objects are converted once (engine.config.parser) into
-these small, picklable nodes, which carry exact source ranges and are cached
-by file content hash.  The evaluator (engine.config.expr) works only on
-these nodes, so the parser can be swapped without touching the engine.
+trainform's own HCL scanner and parser (engine.config.parser) build these
+small, picklable nodes, which carry exact source ranges and are cached by
+file content hash (.trainform/cache).  The evaluator (engine.config.expr)
+works only on these nodes.  python-hcl2 is not on this path: it is the
+independent cross-check of the parser's structure in the tests
+(tests/unit/test_parser_vs_hcl2.py).
 
 Structural nodes (Body, Attribute, Block) are defined here; expression node
 classes all derive from :class:`Expression`.
