@@ -7,6 +7,7 @@ line, each sensitive value and its common encodings with ``***``:
 * the raw text, and each line of a multi-line value;
 * JSON-escaped (``json.dumps`` without the quotes, ASCII and not);
 * URL-encoded (``quote`` and ``quote_plus``);
+* hex of the UTF-8 bytes (lower and upper case);
 * base64 (standard and URL-safe, padded or not) -- also when the secret is
   only part of the encoded text (``base64("user:" + secret)`` as in a Basic
   auth header): for each of the three byte alignments, the characters that
@@ -85,6 +86,7 @@ def _variants(secret: str) -> set[str]:
     std = base64.b64encode(raw).decode()
     forms.update({std, std.rstrip("="), base64.urlsafe_b64encode(raw).decode().rstrip("=")})
     forms.update(_b64_cores(raw))
+    forms.update({raw.hex(), raw.hex().upper()})
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 

@@ -62,3 +62,12 @@ def test_build_context_never_holds_trainform_data(tmp_path):
     (ctx / "app.py").write_text("print(1)\n")
     spec = make_spec({"base_image": "b", "build_context": "ctx"}, {"user_managed_dependencies": True}, None, str(tmp_path), "b")
     assert sorted(spec.files) == ["app.py"]
+
+
+def test_masker_masks_hex_forms():
+    from providers.run.masking import Masker
+
+    secret = 'S3cr3t/Val+ue"x'
+    m = Masker([secret])
+    for text in (secret.encode().hex(), secret.encode().hex().upper()):
+        assert m(f"hex {text} end") == "hex *** end"
