@@ -271,12 +271,16 @@ def _saved_config_and_inputs(saved: Plan, warnings: Diagnostics):
     config, diags = load_config(".", cache_dir=CACHE_DIR, sources=saved.config_files)
     if diags.has_errors or config is None:
         raise OperationError(diags)
-    cli_vars = []
-    for name, rec in sorted(saved.variables.items()):
-        if not rec.get("sensitive"):
-            v = rec.get("value")
-            cli_vars.append(("var", f"{name}={v if isinstance(v, str) else json.dumps(v)}"))
-    inputs, vd = collect(config.module, cli_vars, prompt=None)
+    # Non-sensitive values go back through a JSON variables file, which keeps their types
+    # (a number or a list given to an untyped variable stays one; a -var string would not).
+    import tempfile
+
+    values = {name: rec.get("value") for name, rec in saved.variables.items() if not rec.get("sensitive")}
+    with tempfile.TemporaryDirectory(prefix="trainform-plan-vars-") as tmp:
+        path = os.path.join(tmp, "saved-plan.tfvars.json")
+        with open(path, "w") as f:
+            json.dump(values, f)
+        inputs, vd = collect(config.module, [("var-file", path)], prompt=None)
     d = Diagnostics()
     for name, rec in sorted(saved.variables.items()):
         if not rec.get("sensitive"):

@@ -53,6 +53,18 @@ def test_saved_plan_with_modules_and_variables(wd):
     assert wd.resource("module.m.value.v")["attributes"]["output"] == 42, r.out
 
 
+def test_variable_values_keep_their_types_and_text(wd):
+    """Untyped variables from tfvars keep numbers and lists; strings keep quotes, newlines
+    and template-like text; a tfvars edited after the plan does not reach the apply."""
+    wd.write("main.hcl", 'variable "x" {}\nvariable "l" {}\nvariable "s" {\n  type = string\n}\nvalue "a" {\n  input = [var.x, var.l, var.s]\n}\n')
+    wd.write("trainform.tfvars", 'x = 5\nl = [1, "two", { k = true }]\n')
+    text = 'line1\nline2 "quoted" a=b ${x} %{y}'
+    wd.run("plan", "-out=p", "-var", f"s={text}", check=True)
+    wd.write("trainform.tfvars", 'x = 6\nl = []\n')
+    wd.run("apply", "p", check=True)
+    assert wd.resource("value.a")["attributes"]["output"] == [5, [1, "two", {"k": True}], text]
+
+
 def test_state_moved_since_plan_is_refused_and_state_untouched(wd):
     wd.write("main.hcl", 'value "a" {\n  input = 1\n}\n')
     wd.apply()
