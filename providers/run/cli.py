@@ -144,7 +144,15 @@ def _history(state):
     """(executions newest first, {run id: state instance}) for the runs in ``state``."""
     from providers.run.history import artifact_root, executions
 
-    roots, current = [], {}
+    # workspaces with the default artifact root keep their history under .trainform even after
+    # they (or their runs) were destroyed: history outlives the objects that made it
+    import glob
+
+    from providers.run.history import known_roots
+
+    data_dir = os.path.join(os.getcwd(), ".trainform")
+    roots = sorted(glob.glob(os.path.join(data_dir, "workspaces", "*"))) + known_roots(data_dir)
+    current = {}
     for inst in (state.resources.values() if state else []):
         a = inst.attributes
         if inst.type == "workspace":

@@ -14,6 +14,7 @@ import glob
 import json
 import math
 import os
+import threading
 
 __all__ = ["artifact_root", "executions", "images_in_use", "metric_series"]
 
@@ -29,6 +30,35 @@ def artifact_root(ws: dict | None, working_dir: str, data_dir: str) -> str | Non
             return None
         root = os.path.join(data_dir, "workspaces", wid)
     return root if os.path.isabs(root) else os.path.join(working_dir, root)
+
+
+ROOTS_FILE = "run-history-roots.json"
+_ROOTS_LOCK = threading.Lock()  # runs of one apply start in parallel threads
+
+
+def remember_root(data_dir: str, root: str) -> None:
+    """Note an artifact root that holds executions, so ``trainform runs`` still finds
+    them after the workspace and runs that pointed there were destroyed."""
+    path = os.path.join(data_dir, ROOTS_FILE)
+    root = os.path.abspath(root)
+    with _ROOTS_LOCK:
+        roots = known_roots(data_dir)
+        if root in roots:
+            return
+        os.makedirs(data_dir, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(sorted(roots + [root]), f)
+        os.replace(tmp, path)
+
+
+def known_roots(data_dir: str) -> list[str]:
+    try:
+        with open(os.path.join(data_dir, ROOTS_FILE)) as f:
+            roots = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return [r for r in roots if isinstance(r, str)] if isinstance(roots, list) else []
 
 
 def executions(roots) -> list[dict]:

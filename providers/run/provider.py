@@ -476,6 +476,9 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         run_id = new_run_id(cfg.get("experiment"), addr)
         paths = RunPaths(r.artifact_root, run_id)
         paths.create()
+        from providers.run.history import remember_root
+
+        remember_root(self.ctx.data_dir, r.artifact_root)
         docker = self._docker_mode(r.environment)
         state.update(id=run_id, status="queued", exit_code=None, started_at=None, ended_at=None, duration_seconds=None,
                      attempts=0, metrics={}, log_path=paths.log(1), outputs_path=paths.outputs, container_id=None)

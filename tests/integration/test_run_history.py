@@ -79,6 +79,12 @@ def test_every_execution_is_a_row_with_its_metric_series(tmp_path, mode):
     r = wd.run("output", "-json")
     assert "0.52" not in r.out
 
+    # history outlives the objects that made it: after destroying everything it is still listed
+    wd.run("destroy", "-auto-approve", "-no-color", check=True)
+    rows = json.loads(wd.run("runs", "-json", check=True).out)
+    assert [r["id"] for r in rows] == [third, second, first]
+    assert not any(r["current"] for r in rows)
+
 
 def test_amlignore_is_honoured_like_trainformignore(tmp_path):
     wd = make_wd(tmp_path, {"main.hcl": config("process", run_block()), "src/run.sh": "ls -R . | sort > outputs/files.txt\n",
