@@ -100,27 +100,39 @@ class Import:
     module: tuple = ()  # the module the block is written in (only the root may have one)
 
 
+def _static_parts(expr: ast.Expression) -> list[tuple[str, Any]] | None:
+    """``module.m["a.b"].value.v`` as [("attr", "module"), ("attr", "m"), ("index", "a.b"), ...];
+    None when any part is not static (a reference inside a key, a function call...)."""
+    if isinstance(expr, ast.ScopeTraversal):
+        return [("attr", expr.root)] + list(expr.steps)
+    if isinstance(expr, ast.RelativeTraversal):
+        head = _static_parts(expr.source)
+        return None if head is None else head + list(expr.steps)
+    if isinstance(expr, ast.Index) and not expr.key.references():
+        head = _static_parts(expr.collection)
+        if head is None:
+            return None
+        from engine.config.expr import EvalContext, evaluate
+
+        from decimal import Decimal
+
+        key, kd = evaluate(expr.key, EvalContext(variables={}))
+        if isinstance(key, Decimal) and key == key.to_integral_value():
+            key = int(key)
+        if kd.has_errors or not isinstance(key, (str, int)) or isinstance(key, bool):
+            return None
+        return head + [("index", key)]
+    return None
+
+
 def parse_endpoint(expr: ast.Expression, module: tuple, d: Diagnostics, what: str) -> Endpoint | None:
     """A static reference like ``value.a``, ``value.a["k"]``, ``module.m`` or
     ``module.m.run.x[0]``, relative to ``module``."""
-    refs = expr.references()
-    extra: list[tuple[str, Any]] = []
-    if isinstance(expr, ast.Index) and not expr.key.references():
-        # value.a["k"]: the parser keeps a string key as an index expression
-        from engine.config.expr import EvalContext, evaluate
-
-        key, kd = evaluate(expr.key, EvalContext(variables={}))
-        if not kd.has_errors and isinstance(key, (str, int, float)):
-            extra = [("index", key)]
-            refs = expr.collection.references() if refs and refs[0].range == expr.collection.range else []
-            expr_range = expr.collection.range
-    if not extra:
-        expr_range = expr.range
-    if len(refs) != 1 or refs[0].range != expr_range:
+    parts = _static_parts(expr)
+    if parts is None or parts[0][0] != "attr":
         d.error("Invalid address", f'The {what} must be a static address like value.a, value.a["key"], module.m or module.m.value.a, not an expression.', expr.range)
         return None
-    ref = refs[0]
-    parts: list[tuple[str, Any]] = [("attr", ref.root)] + list(ref.steps) + extra
+    ref = "".join((f".{v}" if i else v) if k == "attr" else f"[{v!r}]" for i, (k, v) in enumerate(parts))
     from engine.addrs import module_step
 
     path = list(module)

@@ -137,6 +137,43 @@ def test_moved_module_and_state_mv_leave_the_same_state(tmp_path):
     assert r.code == 1 and "a module can move only to another module" in r.err
 
 
+def test_moved_into_a_keyed_module_instance(wd):
+    """A resource moves into one instance of a for_each/count module (keys with dots,
+    quotes, numbers): same object, nothing re-created."""
+    wd.write("mod/main.hcl", 'variable "x" {}\nvalue "v" {\n  input = var.x\n}\n')
+    wd.write("main.hcl", 'value "a" {\n  input = "a.b"\n}\nvalue "b" {\n  input = 0\n}\n')
+    wd.apply()
+    ids = {a: wd.resource(a)["attributes"]["id"] for a in ("value.a", "value.b")}
+    wd.write("main.hcl", '''
+        module "m" {
+          source   = "./mod"
+          for_each = toset(["a.b", "c\\"d"])
+          x        = each.key
+        }
+        module "n" {
+          source = "./mod"
+          count  = 1
+          x      = count.index
+        }
+        moved {
+          from = value.a
+          to   = module.m["a.b"].value.v
+        }
+        moved {
+          from = value.b
+          to   = module.n[0].value.v
+        }
+    ''')
+    r = wd.plan()
+    assert '# value.a has moved to module.m["a.b"].value.v' in r.out, r.text
+    assert "# value.b has moved to module.n[0].value.v" in r.out
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in r.out  # only module.m["c\"d"]
+    wd.apply()
+    assert wd.resource('module.m["a.b"].value.v')["attributes"]["id"] == ids["value.a"]
+    assert wd.resource("module.n[0].value.v")["attributes"]["id"] == ids["value.b"]
+    assert wd.plan("-detailed-exitcode").code == 0
+
+
 def test_move_onto_an_existing_object_is_refused_with_a_warning(wd):
     wd.write("main.hcl", 'value "a" {\n  input = 1\n}\nvalue "b" {\n  input = 2\n}\n')
     wd.apply()
