@@ -29,8 +29,10 @@ TRAIN = textwrap.dedent("""
     import json, os, sys, time
     marks = os.environ.get("MARKS")
     if marks:
-        with open(os.path.join(marks, f"start-{os.getpid()}"), "w") as f:
+        tmp = os.path.join(marks, f"tmp-{os.getpid()}")  # renamed: a reader never sees it empty
+        with open(tmp, "w") as f:
             f.write(str(os.getppid()))
+        os.rename(tmp, os.path.join(marks, f"start-{os.getpid()}"))
     for i in range(3):
         with open(os.environ["TRAINFORM_METRICS_FILE"], "a") as f:
             f.write(json.dumps({"name": "loss", "value": 1.0 / (i + 1), "step": i}) + "\\n")
@@ -239,13 +241,14 @@ def test_worker_killed_mid_run_is_retried_on_the_surviving_worker(ray_cluster, t
         deadline = time.time() + 120
         while time.time() < deadline:
             starts = [n for n in os.listdir(marks) if n.startswith("start-")]
-            if starts:
-                ray_worker = int((marks / starts[0]).read_text())  # the Ray worker process that runs the command
+            for start in starts:
+                ray_worker = int((marks / start).read_text())  # the Ray worker process that runs the command
                 sid = os.getsid(ray_worker)
-                node = next(w for w in ray_cluster["workers"] if int(w["session_id"]) == sid)
-                kill_node(node)
-                killed.append(node)
-                return
+                node = next((w for w in ray_cluster["workers"] if int(w["session_id"]) == sid), None)
+                if node is not None:
+                    kill_node(node)
+                    killed.append(node)
+                    return
             time.sleep(0.1)
 
     t = threading.Thread(target=kill_the_first_runs_node, daemon=True)
