@@ -281,7 +281,8 @@ class Applier:
             schema_version=self.s.provider(c.type).schema().version,
             create_before_destroy=res.lifecycle.create_before_destroy,
         )
-        self.journal.record_instance(inst)
+        # an inline provider's object exists only in state: no sync per record (see record_instance)
+        self.journal.record_instance(inst, durable=not self.s.provider(c.type).inline)
         self.state.resources[c.address] = inst
 
     def _depose(self, c: ResourceChange, prior) -> None:

@@ -54,9 +54,10 @@ def journal_header(lineage: str | None, serial: int, owner: str) -> dict:
     }
 
 
-def apply_records(state: State, records: list[dict]) -> State:
-    """Apply journal records (without the header) to a copy of ``state``."""
-    out = state.copy()
+def apply_records(state: State, records: list[dict], in_place: bool = False) -> State:
+    """Apply journal records (without the header) to a copy of ``state`` (or to
+    ``state`` itself: a journal folding into the state it already holds)."""
+    out = state if in_place else state.copy()
     for rec in records:
         op = rec.get("op")
         if op == "instance":
@@ -132,8 +133,12 @@ class Journal(ABC):
         self.closed = False
         self.lineage: str | None = None  # lineage of the state the records apply to
 
-    def record_instance(self, inst: ResourceInstance) -> None:
-        self._record({"op": "instance", "instance": inst.to_json()})
+    def record_instance(self, inst: ResourceInstance, durable: bool = True) -> None:
+        """``durable=False``: an object nothing outside trainform holds (an inline
+        provider's value), which a crash of the machine may lose and the next apply
+        simply computes again; it is written at once (a killed process keeps it) and
+        synced to disk with the next durable record, a fold or the final write."""
+        self._record({"op": "instance", "instance": inst.to_json()}, durable)
 
     def record_removal(self, address: str) -> None:
         self._record({"op": "remove", "address": address})
@@ -141,10 +146,10 @@ class Journal(ABC):
     def record_outputs(self, outputs: dict) -> None:
         self._record({"op": "outputs", "outputs": {k: _output_to_json(v) for k, v in outputs.items()}})
 
-    def _record(self, rec: dict) -> None:
+    def _record(self, rec: dict, durable: bool = True) -> None:
         if self.closed:
             raise StateError("journal is closed")
-        self._append(rec)
+        self._append(rec, durable)
         self._since_fold += 1
         due = (self.fold_every and self._since_fold >= self.fold_every) or (
             self.fold_seconds is not None and time.monotonic() - self._last_fold >= self.fold_seconds
@@ -161,8 +166,9 @@ class Journal(ABC):
         self._last_fold = time.monotonic()
 
     @abstractmethod
-    def _append(self, rec: dict) -> None:
-        """Durably append one record (committed/fsynced before returning)."""
+    def _append(self, rec: dict, durable: bool = True) -> None:
+        """Append one record: committed/fsynced before returning when ``durable``;
+        otherwise at least out of this process (it survives the process being killed)."""
 
     @abstractmethod
     def _fold(self) -> None: ...

@@ -128,8 +128,8 @@ class PgJournal(Journal):
                     (b.name, json.dumps(journal_header(lineage, serial, b.owner))),
                 )
 
-    def _append(self, rec: dict) -> None:
-        b = self.backend
+    def _append(self, rec: dict, durable: bool = True) -> None:
+        b = self.backend  # every record is its own committed transaction, durable or not
         with b._errors("appending to the state journal", conn=self._conn):
             self._conn.execute(b._q("INSERT INTO {}.journal (name, record) VALUES (%s, %s)"), (b.name, json.dumps(rec)))
         self._pending += 1

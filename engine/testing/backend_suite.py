@@ -56,7 +56,8 @@ while True:
     addr = f"value.{prefix}_{i}"
     if i % 11 == 5:
         j.record_outputs({"last": {"value": i, "sensitive": False, "type": "number"}})
-    j.record_instance(ResourceInstance(address=addr, type="value", name=f"{prefix}_{i}", attributes={"i": i}))
+    # every other record as an inline provider's (not synced at once): a killed process keeps both kinds
+    j.record_instance(ResourceInstance(address=addr, type="value", name=f"{prefix}_{i}", attributes={"i": i}), durable=i % 2 == 0)
     print(addr, flush=True)
     i += 1
 """

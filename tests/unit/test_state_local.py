@@ -204,3 +204,72 @@ def test_journal_of_another_lineage_is_kept_aside(tmp_path):
     aside = [p for p in os.listdir(tmp_path) if ".journal.orphaned-" in p]
     assert len(aside) == 1 and (tmp_path / aside[0]).read_bytes() == saved
     assert any("does not belong" in w for w in b2.warnings)
+
+
+def test_inline_records_are_synced_with_the_next_durable_record_or_the_close(tmp_path, monkeypatch):
+    """An inline provider's record is written at once but not synced by itself; the
+    next durable record (a real object's), a fold or the close syncs it with the rest."""
+    import engine.state.local as local
+
+    syncs = []
+    real = os.fdatasync
+    monkeypatch.setattr(local.os, "fdatasync", lambda fd: (syncs.append(fd), real(fd)))
+    b = get_backend(None, str(tmp_path))
+    st = State.new()
+    b.write(st)
+    j = b.journal(st)
+    for i in range(3):
+        j.record_instance(inst(f"value.v{i}"), durable=False)
+    assert syncs == []
+    text = (tmp_path / "trainform.tfstate.journal").read_text()
+    assert all(f"value.v{i}" in text for i in range(3))  # written already: a killed process keeps them
+    j.record_instance(inst("value.real"))
+    assert len(syncs) == 1
+    j.record_instance(inst("value.v3"), durable=False)
+    j.close()
+    assert len(syncs) == 2
+    assert sorted(get_backend(None, str(tmp_path)).read().resources) == ["value.real"] + [f"value.v{i}" for i in range(4)]
+
+
+def test_folds_do_not_read_back_what_they_wrote(tmp_path, monkeypatch):
+    """A fold writes the state it holds in memory; it reads the file only when someone
+    else replaced it, and then refuses to fold over their change."""
+    b = LocalBackend(str(tmp_path / "trainform.tfstate"), fold_every=2)
+    st = State.new()
+    b.write(st)
+    j = b.journal(st)
+    loads = []
+    real = b._load
+    monkeypatch.setattr(b, "_load", lambda: (loads.append(1), real())[1])
+    for i in range(6):
+        j.record_instance(inst(f"value.r{i}"))
+    on_disk = json.loads((tmp_path / "trainform.tfstate").read_text())
+    assert on_disk["serial"] == 4 and len(on_disk["resources"]) == 6
+    assert loads == []
+    other = State.new()
+    other.lineage = st.lineage
+    other.serial = 9
+    LocalBackend(str(tmp_path / "trainform.tfstate")).force_write(other)  # e.g. someone ran with -lock=false
+    j.record_instance(inst("value.r6"))
+    with pytest.raises(StateError, match="changed underneath this apply"):
+        j.record_instance(inst("value.r7"))
+    assert loads == [1]
+    j.close()
+
+
+def test_backup_is_written_where_hard_links_are_refused(tmp_path, monkeypatch):
+    import engine.state.local as local
+
+    b = get_backend(None, str(tmp_path))
+    st = State.new()
+    b.write(st)
+    first = (tmp_path / "trainform.tfstate").read_bytes()
+
+    def no_links(src, dst):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(local.os, "link", no_links)
+    b.write(st)
+    assert (tmp_path / "trainform.tfstate.backup").read_bytes() == first
+    assert json.loads((tmp_path / "trainform.tfstate").read_text())["serial"] == 2
+    assert sorted(os.listdir(tmp_path)) == ["trainform.tfstate", "trainform.tfstate.backup"]
