@@ -51,11 +51,15 @@ def _operation(settings, saved=None):
     """Enter an Operation, turning its user errors into printed diagnostics + exit 1."""
     from engine.operations import Operation, OperationError
 
+    from engine.cli.main import settle_heap
+
     op = Operation(settings, plan_file=saved)
     try:
-        return op.__enter__()
+        entered = op.__enter__()
     except OperationError as e:
         fail(e.diagnostics)
+    settle_heap()
+    return entered
 
 
 @click.command("init")
