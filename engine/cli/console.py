@@ -17,27 +17,15 @@ from engine.diagnostics import Diagnostics
 
 
 def _scope(cli_vars):
-    from engine.config.model import Config, Module
+    from engine.queries import evaluation_scope
 
     if not glob.glob("*.hcl"):
-        from engine.plan.model import PlanOptions
-        from engine.session import Session
-        from engine.state import State
-
-        s = Session(Config(Module(dir=".")), {}, State.new(), PlanOptions(refresh=False))
-        return s.scopes[()]
+        return evaluation_scope(None, {}, None)
     from engine.cli.common import load_config_or_exit
-    from engine.plan.model import PlanOptions
-    from engine.session import Session
-    from engine.state import State
 
     config, inputs, warnings = load_config_or_exit(cli_vars=cli_vars, interactive=False)
     backend = get_backend_or_exit(config)
-    state = read_state_or_exit(backend) or State.new()
-    s = Session(config, inputs, state, PlanOptions(refresh=False, targets=["\x00none"]))
-    s.evaluate_all = True
-    s.plan()
-    return s.scopes[()]
+    return evaluation_scope(config, inputs, read_state_or_exit(backend))
 
 
 CONSOLE_FILE = "<console-input>"

@@ -451,32 +451,19 @@ def output_cmd(json_out, raw, name):
 
 
 def _reevaluate_output(config, state, name):
-    """State keeps only a digest of a sensitive output: compute it again from
-    the configuration and current inputs, and check it against the digest."""
     from engine.config.variables import collect
-    from engine.plan.model import PlanOptions
-    from engine.session import Session
-    from engine.state import secrets
-    from engine.values import to_plain, unmark
-    from engine.evaluate import split_marks
+    from engine.operations import OperationError
+    from engine.queries import sensitive_output_value
 
-    if config is None:
-        d = Diagnostics()
-        d.error("Cannot show sensitive output", "State holds only a digest of sensitive outputs; the configuration is needed to compute the value again, and it failed to load.")
-        fail(d)
-    inputs, vd = collect(config.module, [])
-    if vd.has_errors:
-        fail(vd)
-    s = Session(config, inputs, state, PlanOptions(refresh=False))
-    s.plan()
-    value = s.root_outputs.get(name)
-    plain = to_plain(split_marks(unmark(value)))
-    stored = state.outputs[name].get("value")
-    if isinstance(stored, str) and secrets.is_digest(stored) and not secrets.matches(stored, plain):
-        d = Diagnostics()
-        d.error("Sensitive output changed", f'The output "{name}" computed from the current configuration and inputs no longer matches the applied value (state keeps only its digest). Run trainform apply first.')
-        fail(d)
-    return plain
+    inputs = {}
+    if config is not None:
+        inputs, vd = collect(config.module, [])
+        if vd.has_errors:
+            fail(vd)
+    try:
+        return sensitive_output_value(config, inputs, state, name)
+    except OperationError as e:
+        fail(e.diagnostics)
 
 
 @click.command("graph")
@@ -497,19 +484,13 @@ def graph_cmd(graph_type, planfile, output, vars, var_files):
     if planfile or graph_type != "plan":
         g = _execution_graph(graph_type, planfile, vars, var_files)
     else:
-        from engine.config.loader import load_config
-        from engine.plan.model import PlanOptions
-        from engine.session import Session
-        from engine.state import State
+        from engine.operations import OperationError
+        from engine.queries import configuration_graph
 
-        config, diags = load_config(".", cache_dir=os.path.join(".trainform", "cache"))
-        if diags.has_errors or config is None:
-            fail(diags)
-        s = Session(config, {}, State.new(), PlanOptions())
-        d = s.build_graph()
-        if d.has_errors:
-            fail(d)
-        g = s.graph
+        try:
+            g = configuration_graph()
+        except OperationError as e:
+            fail(e.diagnostics)
     dot = to_dot(g, label=label_of)
     if output:
         import shutil

@@ -140,3 +140,44 @@ def test_every_name_providers_import_from_the_sdk_exists():
             if isinstance(node, ast.ImportFrom) and node.module == "engine.providers":
                 for a in node.names:
                     assert hasattr(sdk, a.name), f"{f.relative_to(REPO)} imports {a.name} from engine.providers"
+
+
+def test_read_only_queries_in_process(tmp_path, monkeypatch):
+    """validate, the console's scope, a sensitive output's value and the configuration
+    graph are engine operations too (engine.queries): no CLI needed, nothing written."""
+    from engine import operations, queries
+    from engine.config.expr import evaluate
+    from engine.config.parser import parse_expression
+    from engine.config.variables import collect
+    from engine.graph.nodes import label_of
+    from engine.plan.model import PlanOptions
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRAINFORM_VAR_pw", "hunter2-secret")
+    (tmp_path / "main.hcl").write_text(
+        'variable "pw" {\n  sensitive = true\n}\nvalue "a" {\n  input = "x"\n}\n'
+        'output "pw" {\n  value     = "${var.pw}-${value.a.output}"\n  sensitive = true\n}\n')
+    config, diags = queries.validate()
+    assert config is not None and not diags.has_errors
+    assert sorted(label_of(n) for n in queries.configuration_graph().nodes if "value.a" in label_of(n))
+    with operations.Operation() as op:
+        plan, _ = op.plan(PlanOptions())
+        op.apply(plan)
+    from engine.state import get_backend
+
+    state = get_backend(None, str(tmp_path)).read()
+    stored = state.outputs["pw"]["value"]
+    assert "hunter2" not in str(stored)  # state keeps only a digest
+    inputs, _ = collect(config.module, [])
+    assert queries.sensitive_output_value(config, inputs, state, "pw") == "hunter2-secret-x"
+    monkeypatch.setenv("TRAINFORM_VAR_pw", "another")
+    inputs, _ = collect(config.module, [])
+    with pytest.raises(operations.OperationError) as e:
+        queries.sensitive_output_value(config, inputs, state, "pw")
+    assert "no longer matches" in str(e.value.diagnostics[0].detail)
+    scope = queries.evaluation_scope(config, inputs, state)
+    expr, _ = parse_expression("upper(value.a.output)", filename="<t>")
+    assert evaluate(expr, scope.ctx())[0] == "X"
+    (tmp_path / "main.hcl").write_text('value "a" {\n  input = nope()\n}\n')
+    _, diags = queries.validate()
+    assert diags[0].summary == "Call to unknown function" and diags[0].range.start.line == 2
