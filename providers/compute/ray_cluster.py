@@ -384,6 +384,7 @@ def _cluster_attr(info: dict, owned: bool, rec: dict | None) -> dict:
     # image_uri needs podman on the nodes: known for a head on this machine only
     images = bool(shutil.which("podman")) if owned else False
     return {"owned": owned, "nodes": info.get("nodes", 0), "cpus": info.get("cpus", 0), "gpus": info.get("gpus", 0),
+            "max_node_gpus": info.get("max_node_gpus", 0), "max_node_cpus": info.get("max_node_cpus", 0),
             "ray_version": info.get("ray_version"), "gcs_address": (rec or {}).get("gcs_address") if owned else None,
             "images": images, "autoscaler": bool(owned and ((rec or {}).get("spec") or {}).get("autoscaler"))}
 

@@ -292,6 +292,7 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             ok, why = ray_available()
             if not ok:
                 d.error("Ray is not installed", why)
+            self._check_ray_fits(cfg, compute.get("cluster"), d)
             return
         if (cfg.get("instance_count") or 1) > 1:
             d.error("Distributed runs need a ray compute", "instance_count > 1 launches ranks across a Ray cluster; use a compute with type = \"ray\" or set instance_count = 1.")
@@ -301,6 +302,21 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             d.error("Not enough GPUs in the compute pool",
                     f"The run asks for gpus = {g:g}, but its compute has {len(have)} GPU(s)" + (f" (indexes {', '.join(str(i) for i in have)})." if have else " (none detected: it is a CPU-only pool).")
                     + " Lower gpus or use a compute with more GPUs.")
+
+    @staticmethod
+    def _check_ray_fits(cfg: dict, cluster, d: Diagnostics) -> None:
+        """A Ray cluster trainform owns without an autoscaler never grows: a run asking
+        for more GPUs than its largest node has would stay pending forever.  Refused
+        at plan when the cluster's facts are known (it exists already); otherwise the
+        same check runs before the run starts (RayExecutor.check_fits)."""
+        if not isinstance(cluster, dict) or not cluster.get("owned") or cluster.get("autoscaler"):
+            return  # an existing cluster (or an autoscaled one) may add nodes: Ray queues the run
+        largest, g = cluster.get("max_node_gpus"), cfg.get("gpus")
+        if isinstance(largest, (int, float)) and isinstance(g, (int, float)) and g > largest:
+            d.error("Not enough GPUs on any Ray node",
+                    f"The run asks for gpus = {g:g}, but the largest node of the Ray cluster trainform runs has {largest:g} GPU(s), "
+                    "and a run's GPUs must be on one node; Ray would keep it pending forever. Lower gpus, or let the cluster "
+                    f"grow: local_autoscaler = true with gpus_per_node >= {g:g}.", attribute_path=("gpus",))
 
     # ------------------------------------------------------------ plan
     def plan(self, req: PlanRequest) -> PlanResponse:

@@ -65,6 +65,14 @@ def test_run_on_an_owned_ray_head(wd):
     run = wd.resource("run.train")["attributes"]
     assert run["status"] == "succeeded" and run["metrics"] == {"accuracy": 0.875}
     assert wd.plan("-detailed-exitcode").code == 0
+    # a run no node of this fixed-size head can hold is refused by plan, not left pending by apply
+    with open(os.path.join(wd.path, "main.hcl"), "a") as f:
+        f.write('run "huge" {\n  workspace = workspace.ml.id\n  source_directory = "src"\n  script = "train.py"\n'
+                '  compute = compute.cluster.id\n  gpus = 64\n}\n')
+    r = wd.plan(check=False)
+    assert r.code == 1 and "Not enough GPUs on any Ray node" in r.err and "gpus = 64" in r.err, r.err
+    assert f"largest node of the Ray cluster trainform runs has {compute['cluster']['max_node_gpus']:g} GPU(s)" in r.err
+    wd.write("main.hcl", CONFIG)
     shown = wd.run("show", "-no-color", check=True).out
     assert "max_workers: 4" in shown and "idle_timeout_minutes: 5" in shown
     # the owned head dies: refresh notices, the next apply starts it again (and the run is kept)
