@@ -314,7 +314,7 @@ class Lifecycle:
                     self.ctx.progress(address, f"Stopped orphaned execution {rec.get('run_id')} (no state refers to it)")
                 if executor.mode == "docker" and (ex.ident or ident):
                     executor.remove(ex.ident or ident)
-            rec.update(status="cancelled", ended_at=rec.get("ended_at") or now_iso(), note="orphaned: stopped when a new execution of the run started")
+            _mark_cancelled(rec, note="orphaned: stopped when a new execution of the run started")
             write_record(rec_path, rec)
 
     # ------------------------------------------------------------ destroy / cancel
@@ -337,7 +337,7 @@ class Lifecycle:
                 if mode == "docker" and (ins.ident or ident):
                     ex.remove(ins.ident or ident)
             if record:
-                record.update(status="cancelled", ended_at=now_iso())
+                _mark_cancelled(record)
         if st.get("delete_artifacts_on_destroy"):
             shutil.rmtree(paths.root, ignore_errors=True)
         elif record:
@@ -362,3 +362,15 @@ def _from_record(st: dict, record: dict) -> dict:
         if k in record:
             new[k] = record[k]
     return new
+
+
+def _mark_cancelled(record: dict, note: str | None = None) -> None:
+    """An execution stopped by trainform (destroyed, replaced, orphaned): its history
+    row says so, when it ended and how long it had run."""
+    ended = parse_iso(record.get("ended_at")) or time.time()
+    started = parse_iso(record.get("started_at"))
+    record.update(status="cancelled", ended_at=now_iso(ended))
+    if started is not None and record.get("duration_seconds") is None:
+        record["duration_seconds"] = round(max(0.0, ended - started), 3)
+    if note:
+        record["note"] = note

@@ -384,6 +384,7 @@ def test_destroy_stops_detached_run_and_keeps_artifacts(tmp_path, mode):
     assert os.path.isdir(a["outputs_path"])
     rec = json.load(open(os.path.join(run_dir, "record.json")))  # stays in the history, stopped
     assert rec["status"] == "cancelled" and rec["destroyed_at"]
+    assert rec["duration_seconds"] > 0  # how long it ran before it was stopped
     if mode == "docker":
         import docker
 
