@@ -16,7 +16,6 @@ an operation as :class:`OperationError` carrying diagnostics (never a traceback)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -333,6 +332,8 @@ def config_files(config) -> dict[str, str]:
 
 
 def config_hash(files: dict[str, str]) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name].encode()).digest())

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import heapq
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Callable, Hashable
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["walk", "WalkResult"]
 
@@ -67,7 +69,8 @@ def walk(
                 if d not in result.skipped:
                     result.skipped.add(d)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="walk") as pool:
+    pool = None
+    try:
         while ready or in_flight:
             while ready and (stop is None or not stop.is_set()):
                 _, _, node = ready[0]
@@ -86,11 +89,17 @@ def walk(
                 if len(in_flight) >= parallelism:
                     break
                 heapq.heappop(ready)
+                if pool is None:  # a walk of light nodes only (validate, most plans) needs no threads
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="walk")
                 in_flight[pool.submit(fn, node)] = node
             if stop is not None and stop.is_set() and not in_flight:
                 break
             if not in_flight:
                 continue
+            from concurrent.futures import FIRST_COMPLETED, wait
+
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for fut in done:
                 node = in_flight.pop(fut)
@@ -100,6 +109,9 @@ def walk(
                     error = error or e
                     ok = False
                 finish(node, ok)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     for n in g.nodes:
         if n not in result.done and n not in result.failed and n not in result.skipped:
             result.not_started.add(n)

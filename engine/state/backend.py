@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import socket
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -49,7 +48,7 @@ DEFAULT_FOLD_EVERY = 5000  # a fold rewrites the whole state: keep it rare (O(N)
 
 def journal_header(lineage: str | None, serial: int, owner: str) -> dict:
     return {
-        "op": "begin", "lineage": lineage, "serial": serial, "pid": os.getpid(), "host": socket.gethostname(),
+        "op": "begin", "lineage": lineage, "serial": serial, "pid": os.getpid(), "host": os.uname().nodename,
         "owner": owner, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

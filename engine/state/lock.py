@@ -18,7 +18,6 @@ import errno
 import getpass
 import json
 import os
-import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -67,14 +66,14 @@ def new_lock_info(operation: str, path: str) -> LockInfo:
     from engine import __version__
 
     return LockInfo(
-        id=str(uuid.uuid4()), pid=os.getpid(), host=socket.gethostname(), user=_user(),
+        id=str(uuid.uuid4()), pid=os.getpid(), host=os.uname().nodename, user=_user(),
         operation=operation, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         path=path, version=__version__,
     )
 
 
 def is_stale(info: LockInfo | None) -> bool:
-    return info is not None and info.host == socket.gethostname() and not pid_alive(info.pid)
+    return info is not None and info.host == os.uname().nodename and not pid_alive(info.pid)
 
 
 def lock_error(info: LockInfo | None, reason: str = "", stale: bool = False) -> LockError:

@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
-import hmac
 import json
 import math
 import re
-import secrets as _secrets
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -80,13 +77,17 @@ def canonical_json(value: Any) -> str:
 def _scrypt_hex(text: str, salt: str, log_n: int, r: int, p: int) -> str:
     # cached: one process derives each (value, salt) once, e.g. equal secrets of one instance
     n = 1 << log_n
+    import hashlib
+
     return hashlib.scrypt(text.encode("utf-8"), salt=salt.encode("ascii"), n=n, r=r, p=p,
                           maxmem=128 * r * n * (p + 1) + (1 << 20), dklen=32).hex()
 
 
 def new_salt() -> str:
     """A fresh random salt for :func:`digest` (128 bits, hex)."""
-    return _secrets.token_hex(16)
+    import secrets
+
+    return secrets.token_hex(16)
 
 
 def digest(value: Any, salt: str | None = None) -> str:
@@ -100,6 +101,8 @@ def digest(value: Any, salt: str | None = None) -> str:
 
 
 def _legacy_sha256(value: Any, salt: str) -> str:
+    import hashlib
+
     h = hashlib.sha256(f"{salt}:{canonical_json(value)}".encode()).hexdigest()
     return f"sha256:{salt}:{h}"
 
@@ -143,8 +146,12 @@ def matches(digest_str: str, value: Any) -> bool:
     m = _SCRYPT_RE.match(digest_str)
     if m is not None:
         log_n, r, p, salt, want = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5)
+        import hmac
+
         ok = hmac.compare_digest(_scrypt_hex(text, salt, log_n, r, p), want)
     else:
+        import hmac
+
         ok = hmac.compare_digest(_legacy_sha256(value, _SHA_RE.match(digest_str).group(1)), digest_str)
     if len(_MATCH_CACHE) >= _MATCH_CACHE_MAX:
         _MATCH_CACHE.clear()
