@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 
 import click
@@ -17,10 +16,6 @@ def _backend():
     return get_backend_or_exit(_maybe_config())
 
 
-def _match(address: str, pattern: str) -> bool:
-    return address == pattern or address.startswith(pattern + "[") or address.startswith(pattern + ".") or fnmatch.fnmatchcase(address, pattern)
-
-
 @click.group("state")
 def state_group():
     """Advanced state management."""
@@ -32,11 +27,13 @@ def state_group():
 @click.argument("addresses", nargs=-1)
 def state_list(id_, addresses):
     """List resource instances in the state."""
+    from engine.state_edits import matches
+
     state = read_state_or_exit(_backend())
     if state is None:
         return
     for a, inst in state.resources.items():
-        if addresses and not any(_match(a, p) for p in addresses):
+        if addresses and not any(matches(a, p) for p in addresses):
             continue
         if id_ and inst.attributes.get("id") != id_:
             continue
@@ -75,7 +72,12 @@ def _mutate(op_name: str, lock_timeout: str, fn):
             d = Diagnostics()
             d.error("No state", "There is no state to modify.")
             fail(d)
-        fn(state)
+        from engine.operations import OperationError
+
+        try:
+            fn(state)
+        except OperationError as e:
+            fail(e.diagnostics)
         backend.write(state)
     finally:
         if info is not None:
@@ -89,20 +91,15 @@ def _mutate(op_name: str, lock_timeout: str, fn):
 @click.argument("addresses", nargs=-1, required=True)
 def state_rm(lock_timeout, dry_run, addresses):
     """Forget instances (the real objects are not destroyed)."""
+    from engine.state_edits import remove_instances
+
     def fn(state):
-        gone = [a for a in list(state.resources) if any(_match(a, p) for p in addresses)]
-        if not gone:
-            d = Diagnostics()
-            d.error("Invalid target address", "No matching objects found. To view the available instances, use \"trainform state list\".")
-            fail(d)
+        gone = remove_instances(state, addresses, dry_run=dry_run)
         for a in gone:
             click.echo(("Would remove " if dry_run else "Removed ") + a)
-            if not dry_run:
-                del state.resources[a]
-        if not dry_run:
-            click.echo(f"Successfully removed {len(gone)} resource instance(s).")
-        else:
+        if dry_run:
             raise SystemExit(0)
+        click.echo(f"Successfully removed {len(gone)} resource instance(s).")
 
     _mutate("OperationTypeStateRm", lock_timeout, fn)
 
@@ -113,42 +110,12 @@ def state_rm(lock_timeout, dry_run, addresses):
 @click.argument("src")
 @click.argument("dst")
 def state_mv(lock_timeout, src, dst):
-    """Move an instance, every instance of a resource, or a whole module in the state.
-
-    Addresses match the way ``moved`` blocks do (engine.plan.refactor), so a
-    ``state mv`` and the equivalent ``moved`` block leave the same state."""
-    from engine.addrs import AddressError
-    from engine.config.refactoring import Moved, endpoint_from_text
-    from engine.plan.refactor import move_state
-
-    def parse(addr):
-        try:
-            return endpoint_from_text(addr)
-        except AddressError:
-            d = Diagnostics()
-            d.error("Invalid address", f'"{addr}" is not an address like value.x, value.x[0], module.m or module.m.value.x["k"].')
-            fail(d)
+    """Move an instance, every instance of a resource, or a whole module in the state
+    (addresses match the way moved blocks do)."""
+    from engine.state_edits import move_instances
 
     def fn(state):
-        s, t = parse(src), parse(dst)
-        problem = None
-        if s.is_module != t.is_module:
-            problem = "a module can move only to another module, and a resource only to another resource"
-        elif not s.is_module and s.type != t.type:
-            problem = "resource types do not match"
-        if problem:
-            d = Diagnostics()
-            d.error("Invalid state move request", f"Cannot move {src} to {dst}: {problem}.")
-            fail(d)
-        moved, conflicts = move_state(state, [Moved(s, t, None)])
-        if conflicts:
-            d = Diagnostics()
-            d.error("Invalid state move request", "Cannot move: there is already an instance at the destination address (" + "; ".join(conflicts) + ").")
-            fail(d)
-        if not moved:
-            d = Diagnostics()
-            d.error("Invalid source address", f"Cannot move {src}: does not match anything in the current state.")
-            fail(d)
+        moved = move_instances(state, src, dst)
         for a, b in moved:
             click.echo(f'Move "{a}" to "{b}"')
         click.echo(f"Successfully moved {len(moved)} object(s).")
