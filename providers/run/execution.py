@@ -51,6 +51,9 @@ class AttemptSpec:
     #: which variables / command-line words are sensitive (names and indexes, no values;
     #: see providers.run.provider._mask_targets): lets an execution mask its own output
     mask_targets: dict | None = None
+    #: ``wait = false``: the attempt must outlive this trainform (Ray: a Job, not a task of
+    #: trainform's driver subprocess, which ends with the CLI)
+    detached: bool = False
 
 
 @dataclass

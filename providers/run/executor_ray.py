@@ -607,7 +607,8 @@ class RayExecutor:
         one can connect, else a Ray job (see :func:`run_mode`)."""
         if self.fixed_size:
             self.check_fits()
-        mode, driver_address, loopback = self.run_mode()
+        # a detached attempt (wait = false) is a Job: a task would end with trainform's driver subprocess
+        mode, driver_address, loopback = ("jobs", None, False) if getattr(spec, "detached", False) else self.run_mode()
         if mode == "tasks":
             from providers.run.ray_tasks import driver_for
 

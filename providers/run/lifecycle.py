@@ -69,6 +69,7 @@ class Lifecycle:
             if abort() or (attempt > first and self.ctx.stopping.is_set()):
                 break  # no new attempt once interrupted
             spec.attempt = attempt
+            spec.detached = detached
             state["log_path"] = paths.log(attempt)
             if adopt and attempt == first:
                 handle, started = adopt[0], adopt[1] or time.time()

@@ -312,14 +312,8 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             why.append("TRAINFORM_RAY_MODE=jobs")
         if not owned:
             why.append("the cluster was not started by trainform, so it may not be driven directly")
-        if not why:
-            return
-        d.warning("Sensitive value visible on the Ray dashboard",
-                  f"This run may be submitted as a Ray Job ({'; '.join(why)}): Ray keeps a job's runtime_env env_vars and its "
-                  "entrypoint (the arguments) in the cluster's job table, shown in plain text by the Ray dashboard and "
-                  "`ray job list` to anyone who can reach the dashboard. The run's output is still masked. Keep the dashboard "
-                  "private, or run with wait = true on a cluster trainform starts (the values then travel as a task argument, "
-                  "which Ray does not show).").attribute_path = first
+        if why:
+            _dashboard_warning(d, f"it may be submitted as a Ray Job: {'; '.join(why)}", first)
 
     def _check_compute(self, cfg: dict, compute: dict, d: Diagnostics) -> None:
         if compute.get("type") == "ray":
@@ -539,6 +533,9 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             write_record(paths.record, record)
             self.ctx.progress(addr, "Ray: " + executor.environment_note)
             docker = False
+            if targets and (cfg.get("wait") is False or executor.run_mode()[0] == "jobs"):
+                # certain now (the plan may not have known the compute yet): see _warn_ray_dashboard
+                _dashboard_warning(d, "it is submitted as a Ray Job", next(tuple(p) for p in req.sensitive_paths if p))
         try:
             if not on_ray:
                 executor = self._executor(docker)
@@ -660,6 +657,15 @@ class _RayQueue:
 
     def acquire(self, gpus, abort=None, on_wait=None):
         return _RayLease()
+
+
+def _dashboard_warning(d: Diagnostics, why: str, path: tuple) -> None:
+    d.warning("Sensitive value visible on the Ray dashboard",
+              f"This run has sensitive env_vars or arguments and {why}. Ray keeps a job's runtime_env env_vars and its "
+              "entrypoint (the arguments) in the cluster's job table, shown in plain text by the Ray dashboard and "
+              "`ray job list` to anyone who can reach the dashboard. The run's output is still masked. Keep the dashboard "
+              "private, or run with wait = true on a cluster trainform starts (the values then travel as a task argument, "
+              "which Ray does not show).").attribute_path = path
 
 
 def _safe_arguments(args: list, sensitive_paths) -> list:

@@ -105,6 +105,8 @@ class Command:
         self.metrics = os.path.join(meta, "metrics.jsonl")
         open(self.metrics, "a").close()
         env = dict(os.environ, **self.extra_env)
+        for k in ("TRAINFORM_MASK_ENV", "TRAINFORM_MASK_ARGV"):  # the launcher's (a rank's actor inherits them from the job)
+            env.pop(k, None)
         env["TRAINFORM_METRICS_FILE"] = self.metrics
         env["TRAINFORM_OUTPUTS_DIR"] = os.path.join(self.work, "outputs")
         env.setdefault("PYTHONUNBUFFERED", "1")

@@ -276,6 +276,37 @@ def test_detached_run_is_collected_by_inspect(ray_head, tmp_path):
     assert reader.inspect(ident2)[:2] == ("cancelled", 143)
 
 
+def test_detached_job_masks_sensitive_values_at_source_and_when_collected(ray_head, tmp_path):
+    """A Ray Job's log lives on the cluster (the dashboard shows it): the launcher masks the
+    command's output itself, and inspect (a refresh, with no configuration values) masks the
+    collected log again with the values read from the job's runtime_env and entrypoint."""
+    import base64
+
+    from providers.run.executor_ray import RayExecutor, RayJobs, _parse_ident
+
+    secret, arg = "envsecret-Q7/+:c0ffee", "argsecret-5d1f0b77"
+    leak = ("import base64, os, sys\nt = os.environ['TOKEN']\nprint('env=' + t, 'arg=' + sys.argv[2], flush=True)\n"
+            "print('b64=' + base64.b64encode(t.encode()).decode(), file=sys.stderr, flush=True)\n"
+            "print('inherited=' + os.environ.get('TRAINFORM_MASK_ENV', 'no'), flush=True)\n")
+    spec = _spec(tmp_path, _snapshot(tmp_path, files={"leak.py": leak}), argv=["python", "leak.py", "--key", arg], env={"TOKEN": secret})
+    spec.mask_targets = {"env": ["TOKEN"], "argv": [3]}
+    ident = RayExecutor(ray_head["dashboard_url"]).start_detached(spec)
+    deadline = time.time() + 90
+    while True:
+        kind, code, logs = RayExecutor().inspect(ident, spec.paths, spec.mask_targets)
+        if kind != "running" or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert (kind, code) == ("exited", 0), logs
+    url, job = _parse_ident(ident)
+    on_cluster = RayJobs(url).logs(job)  # what the dashboard and `ray job logs` show
+    assert "env=*** arg=***" in logs and "b64=***" in logs and "inherited=no" in logs, logs
+    assert "env=*** arg=***" in on_cluster, on_cluster
+    for form in (secret, base64.b64encode(secret.encode()).decode()):
+        assert form not in logs and form not in on_cluster
+    assert arg not in logs  # (Ray echoes the entrypoint into its own log: arguments are public, plan warns)
+
+
 def test_two_rank_allreduce(ray_head, tmp_path):
     pytest.importorskip("torch", reason="torch not installed (pip install torch==2.13.0 from the local wheel)")
     from providers.run.executor_ray import RayExecutor
