@@ -167,8 +167,28 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         a = c.get("arguments")
         if a is not None and not isinstance(a, (list, Unknown)):
             d.error("Invalid arguments", "arguments must be a list, like [\"--epochs\", 3].")
+        self._refuse_sensitive(req.sensitive_paths, d)
         self._warn_sensitive(c, req.sensitive_paths, d)
         return ValidateResponse(d)
+
+    #: where a run may take a sensitive value: what the execution gets (masked in its output)
+    SENSITIVE_OK = ("env_vars", "arguments", "command", "script")
+
+    def _refuse_sensitive(self, sensitive_paths, d: Diagnostics) -> None:
+        """A sensitive value anywhere else would be shown and stored in clear: ``experiment``
+        becomes the run id (printed, in state, directory and container names, labels) and
+        the MLflow experiment name; ``source_directory`` and the ids are shown in progress
+        and error messages.  Refuse it, as Terraform refuses sensitive ``for_each`` keys."""
+        seen = set()
+        for p in sensitive_paths or ():
+            top = str(p[0]) if p else None
+            if top is None or top in self.SENSITIVE_OK or top in seen:
+                continue
+            seen.add(top)
+            d.error(f"Sensitive value in {top}",
+                    f"{top} holds a sensitive value, but a run shows and stores {top} in clear (run ids, history, directory "
+                    "and container names, MLflow). Use a value that is not sensitive here; pass secrets to the run in "
+                    'env_vars, e.g. env_vars = { API_TOKEN = var.token }.', attribute_path=(top,))
 
     # ------------------------------------------------------------ lookups
     def _lookup(self, id_value, kind: str, d: Diagnostics, required: bool = True) -> dict | None | Unknown:

@@ -149,3 +149,40 @@ def test_detached_run_output_is_masked_when_collected_later(tmp_path, mode):  # 
     assert "env-has-filter-var=no" in saved  # the run does not see the filter's list of secrets
     private = json.dumps(wd.resource("run.train")["private"])
     assert "TOKEN" in private and SECRET not in private  # names, never values
+
+
+def test_sensitive_experiment_or_source_directory_is_refused_at_plan(tmp_path):
+    """experiment becomes the run id (printed, in state and outputs, directory and container
+    names) and the MLflow experiment name: a secret there would be shown everywhere."""
+    run = _run().replace('experiment       = "exp"', "experiment       = var.token")
+    wd = make_wd(tmp_path, {"main.hcl": config("process", run), "src/run.sh": PRINT_SH}, _secret_env())
+    r = wd.plan("-no-color")
+    assert r.code == 1 and "Sensitive value in experiment" in r.text and "env_vars" in r.text, r.text
+    assert SECRET not in r.text and not os.path.exists(os.path.join(wd.path, ".trainform", "workspaces"))
+    run = _run().replace('source_directory = "src"', 'source_directory = "${var.token == "x" ? "y" : "src"}"')
+    wd = make_wd(tmp_path / "b", {"main.hcl": config("process", run), "src/run.sh": PRINT_SH}, _secret_env())
+    r = wd.plan("-no-color")
+    assert r.code == 1 and "Sensitive value in source_directory" in r.text, r.text
+
+
+def test_refresh_that_records_a_change_keeps_sensitive_outputs_unchanged(tmp_path):
+    """A refresh-only apply evaluates outputs from state, where sensitive attributes are digests:
+    it used to store a digest of the digest, and the next plan showed the outputs as changed."""
+    from tests.integration.test_runs import _refresh_until_done
+
+    extra = textwrap.dedent("""
+        value "derived" {
+          input = { a = upper(var.token) }
+        }
+        output "derived" {
+          value     = value.derived.output
+          sensitive = true
+        }
+        """)
+    wd = make_wd(tmp_path, {"main.hcl": config("process", _run(extra="  wait = false\n")) + extra, "src/run.sh": "echo hi\n"},
+                 _secret_env())
+    wd.apply()
+    assert _refresh_until_done(wd)["status"] == "succeeded"  # a refresh that records the run's end
+    r = wd.plan("-detailed-exitcode", "-no-color")
+    assert r.code == 0, r.text
+    assert wd.run("output", "-json", check=True).out.count("sensitive") >= 1
