@@ -602,6 +602,8 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             self._sweep(executor, addr, os.path.dirname(paths.root), run_id)
         self._track_start(dict(cfg, arguments=safe_args), r.workspace, state, record, spec, docker or on_ray)  # containers/Ray jobs reach only a server URI
         private["mlflow_run_id"] = record.get("mlflow_run_id")
+        if spec.mask_targets:  # the tracking URI's password may have joined them
+            private["mask"] = record["mask"] = spec.mask_targets
         if cfg.get("wait") is False:
             resp = self._run_attempts(executor, spec, state, record, private, paths, timeout_s, 0, d, detached=True, lease=lease)
             if resp.new_state is None or resp.new_state.get("status") != "running":
