@@ -186,3 +186,29 @@ def test_refresh_that_records_a_change_keeps_sensitive_outputs_unchanged(tmp_pat
     r = wd.plan("-detailed-exitcode", "-no-color")
     assert r.code == 0, r.text
     assert wd.run("output", "-json", check=True).out.count("sensitive") >= 1
+
+
+def test_run_adopted_after_kill9_is_masked_when_refresh_collects_it(tmp_path, mode):  # noqa: F811
+    """trainform killed mid-run (wait = true): the execution keeps running and the next
+    refresh -- which has no configuration values -- collects its log, masked."""
+    import signal
+
+    from tests.integration.test_run_adoption import Cli, go, run_dirs, wait_finished
+
+    script = ('d=$(dirname "$TRAINFORM_METRICS_FILE")\necho started\nwhile [ ! -f "$d/go" ]; do sleep 0.1; done\n'
+              + PRINT_SH + 'echo finished\n')
+    wd = make_wd(tmp_path, {"main.hcl": config(mode, _run("[var.token]")), "src/run.sh": script}, _secret_env())
+    cli = Cli(wd)
+    cli.wait_for("run.train: started")
+    os.killpg(cli.proc.pid, signal.SIGKILL)
+    cli.wait()
+    [run_dir] = run_dirs(wd)
+    go(run_dir)
+    wait_finished(mode, run_dir)
+    wd.run("refresh", "-no-color", check=True)
+    a = attrs(wd)
+    assert a["status"] == "succeeded", a
+    saved = Path(a["log_path"]).read_text()
+    assert "finished" in saved and "raw=***" in saved and "arg=***" in saved and f"plain={PLAIN}" in saved, saved
+    for form in _encodings(SECRET):
+        assert form not in saved, (form, saved)
