@@ -684,8 +684,9 @@ class _RayQueue:
 def _dashboard_warning(d: Diagnostics, why: str, path: tuple) -> None:
     d.warning("Sensitive value visible on the Ray dashboard",
               f"This run has sensitive env_vars or arguments and {why}. Ray keeps a job's runtime_env env_vars and its "
-              "entrypoint (the arguments) in the cluster's job table, shown in plain text by the Ray dashboard and "
-              "`ray job list` to anyone who can reach the dashboard. The run's output is still masked. Keep the dashboard "
+              "entrypoint (the arguments) in the cluster's job table and writes the runtime_env into the head's "
+              "runtime_env_agent.log, all shown in plain text by the Ray dashboard and `ray job list` to anyone who can "
+              "reach the dashboard. The run's output is still masked. Keep the dashboard "
               "private, or run with wait = true on a cluster trainform starts (the values then travel as a task argument, "
               "which Ray does not show).").attribute_path = path
 

@@ -305,6 +305,35 @@ def test_detached_job_masks_sensitive_values_at_source_and_when_collected(ray_he
     for form in (secret, base64.b64encode(secret.encode()).decode()):
         assert form not in logs and form not in on_cluster
     assert arg not in logs  # (Ray echoes the entrypoint into its own log: arguments are public, plan warns)
+    from pathlib import Path
+
+    # not in the job's own log files on the node (Ray keeps the runtime_env in its job table and
+    # logs it in runtime_env_agent.log, both shown by the dashboard: plan warns about it)
+    hits = [str(p) for p in Path(ray_head["temp_dir"]).rglob(f"job-driver-{job}*") if secret.encode() in p.read_bytes()]
+    assert list(Path(ray_head["temp_dir"]).rglob(f"job-driver-{job}*")) and not hits, hits
+
+
+def test_task_mode_leaves_no_sensitive_value_on_the_cluster(ray_head, tmp_path, monkeypatch):
+    """Task mode (wait = true): the variables travel as a task argument and the output
+    comes back over the task's stream, so no file of the cluster (logs, runtime
+    resources) holds a sensitive value, and trainform's log of it is masked."""
+    from pathlib import Path
+
+    from providers.run.executor_ray import RayExecutor
+    from providers.run.masking import Masker
+
+    monkeypatch.setenv("TRAINFORM_RAY_MODE", "tasks")
+    secret = "tasksecret-8e1d/c3a9f"
+    leak = "import os, sys\nprint('env=' + os.environ['TOKEN'], flush=True)\nprint('err=' + os.environ['TOKEN'], file=sys.stderr)\n"
+    spec = _spec(tmp_path, _snapshot(tmp_path, files={"leak.py": leak}), argv=["python", "leak.py"], env={"TOKEN": secret})
+    spec.mask, spec.mask_targets = Masker([secret]), {"env": ["TOKEN"]}
+    result, lines, handle = _run(RayExecutor(ray_head["dashboard_url"]), spec, timeout_s=120)
+    assert result.status == "succeeded" and "#task:" in handle.ident, lines
+    assert "env=***" in lines and "err=***" in lines, lines
+    assert secret not in Path(spec.paths.log(1)).read_text()
+    hits = [str(p) for p in Path(ray_head["temp_dir"]).rglob("*")
+            if p.is_file() and not p.is_symlink() and secret.encode() in p.read_bytes()]
+    assert not hits, hits
 
 
 def test_two_rank_allreduce(ray_head, tmp_path):
