@@ -130,3 +130,35 @@ def test_staged_ray_launcher_masks_its_own_output(tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"env={MASK} arg={MASK} b64={MASK} inherited=no" in r.stdout, r.stdout
     assert secret not in r.stdout and arg not in r.stdout
+
+
+def test_a_start_error_that_quotes_a_secret_is_masked(tmp_path):
+    """Fault injection: the engine's (or the Ray job server's) error quotes the command or the
+    runtime env; the diagnostic and the record keep it masked."""
+    from engine.providers import Diagnostics, ProviderContext
+    from providers.run.execution import AttemptSpec
+    from providers.run.provider import RunProvider
+    from providers.run.records import RunPaths, read_record
+
+    class Failing:
+        mode = "docker"
+
+        def planned_ident(self, spec):
+            return "trainform-x-1"
+
+        def start(self, spec):
+            raise RuntimeError('exec: "s3cret-token-value": executable file not found')
+
+        def remove(self, ident):
+            pass
+
+    rp = RunProvider()
+    rp.ctx = ProviderContext(working_dir=str(tmp_path), data_dir=str(tmp_path))
+    paths = RunPaths(str(tmp_path), "exp_1_abcd")
+    paths.create()
+    spec = AttemptSpec(run_id="exp_1_abcd", address="run.r", argv=["s3cret-token-value"], env={}, snapshot_dir="", paths=paths,
+                       mask=Masker(["s3cret-token-value"]))
+    record, d = {"attempts": []}, Diagnostics()
+    assert rp._start_one(Failing(), spec, {}, record, {}, paths, 1, 0.0, None, d) is None
+    text = json.dumps([x.detail for x in d]) + json.dumps(read_record(paths.record))
+    assert "s3cret-token-value" not in text and 'exec: \\"***\\"' in text, text
