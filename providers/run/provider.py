@@ -314,7 +314,9 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         variables as a task argument, which Ray does not show, but an attempt is a Job when
         ``wait = false``, ``instance_count > 1``, ``TRAINFORM_RAY_MODE=jobs`` or when
         trainform cannot drive the cluster directly (known only at apply: any cluster not
-        started by trainform).  So plan warns whenever a sensitive value may take that road."""
+        started by trainform).  So plan warns whenever a sensitive value may take that road.
+        (Not worked around, e.g. by shipping the values in a side package: whoever reaches a
+        Ray dashboard can submit jobs, i.e. run code that reads a job's environment anyway.)"""
         if compute.get("type") != "ray":
             return
         first = next((tuple(p) for p in sensitive_paths or () if p and str(p[0]) in ("env_vars", "arguments", "command", "script")), None)
