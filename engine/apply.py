@@ -378,9 +378,26 @@ class Applier:
                 if name in self.state.outputs and self.s.targets is not None:
                     outs[name] = self.state.outputs[name]  # not computable under -target: keep
                 continue
+            if sens and _holds_digest(plain) and name in self.state.outputs:
+                # computed from a sensitive attribute that state keeps only as a digest (a refresh-only
+                # apply reads resources from state, not from the configuration): a digest of a digest
+                # would make the next plan show the output as changed; the prior digest is still right
+                outs[name] = self.state.outputs[name]
+                continue
             outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
         self.state.outputs = outs
         self.journal.record_outputs(outs)
+
+
+def _holds_digest(v) -> bool:
+    """Does a plain value hold a stored secret digest (``scrypt:...``) anywhere?"""
+    from engine.state import secrets
+
+    if isinstance(v, dict):
+        return any(_holds_digest(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_holds_digest(x) for x in v)
+    return isinstance(v, str) and secrets.is_digest(v)
 
 
 def _refers(block: str, address: str) -> bool:

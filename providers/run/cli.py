@@ -76,7 +76,7 @@ def logs_cmd(follow, attempt, address):
     if attempt is not None and run_dir:
         log_path = os.path.join(run_dir, "logs", f"attempt-{attempt}.log")
     if follow and a.get("status") == "running" and private.get("mode") == "docker" and (private.get("ident") or a.get("container_id")):
-        if _follow_container(private.get("ident") or a.get("container_id")):
+        if _follow_container(private.get("ident") or a.get("container_id"), private.get("mask")):
             return
     if not log_path or not os.path.exists(log_path):
         if not follow or not run_dir:
@@ -107,16 +107,24 @@ def _cat(path: str, follow: bool, run_dir: str | None) -> None:
             time.sleep(0.2)
 
 
-def _follow_container(ident: str) -> bool:
-    """Stream a detached container's output; False when it cannot be found."""
+def _follow_container(ident: str, targets: dict | None = None) -> bool:
+    """Stream a detached container's output, line by line through the run's masker
+    (built from the container's own settings: ``targets`` names the sensitive
+    variables and words); False when it cannot be found."""
     try:
         import docker
 
-        c = docker.from_env().containers.get(ident)
+        from providers.run.executor_docker import container_masker
+
+        client = docker.from_env()
+        c = client.containers.get(ident)
+        mask = container_masker(client, ident, targets)
     except Exception:  # noqa: BLE001 - gone or no daemon: fall back to the saved log
         return False
-    for chunk in c.logs(stream=True, follow=True):
-        sys.stdout.write(chunk.decode("utf-8", "replace"))
+    from providers.run.execution import split_lines
+
+    for line in split_lines(c.logs(stream=True, follow=True)):
+        sys.stdout.write((mask(line) if mask is not None else line) + "\n")
         sys.stdout.flush()
     return True
 

@@ -48,6 +48,12 @@ class AttemptSpec:
     #: ``str -> str`` applied to every output line before it is shown or saved
     #: (providers.run.masking.Masker: sensitive values become ***); None: as is
     mask: Callable[[str], str] | None = None
+    #: which variables / command-line words are sensitive (names and indexes, no values;
+    #: see providers.run.provider._mask_targets): lets an execution mask its own output
+    mask_targets: dict | None = None
+    #: ``wait = false``: the attempt must outlive this trainform (Ray: a Job, not a task of
+    #: trainform's driver subprocess, which ends with the CLI)
+    detached: bool = False
 
 
 @dataclass

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from providers.run.execution import AttemptSpec, Execution, split_lines
 
-__all__ = ["DockerExecutor", "docker_client", "DockerUnavailable"]
+__all__ = ["DockerExecutor", "container_masker", "docker_client", "DockerUnavailable"]
 
 WORKDIR = "/workspace/snapshot"
 
@@ -182,6 +182,12 @@ class DockerExecutor:
         logs = c.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         return Execution("exited", int(st.get("ExitCode", -1)), started=started, ended=_ts(st.get("FinishedAt")), ident=c.id, logs=logs)
 
+    def masker(self, ident: str | None, targets: dict | None):
+        """The masker of a container's output, from its own configuration (``Config.Env``
+        and ``Config.Cmd`` hold the run's values for the container's lifetime; ``targets``
+        says which are sensitive).  None when there is nothing to mask or no container."""
+        return container_masker(self.client, ident, targets)
+
     def containers_of(self, address: str, run_root: str) -> list:
         """Containers trainform started for ``address`` in this workspace (to sweep orphans)."""
         cs = self.client.containers.list(all=True, filters={"label": f"trainform.address={address}"})
@@ -194,6 +200,22 @@ class DockerExecutor:
             self.client.containers.get(ident).remove(force=True)
         except (docker.errors.NotFound, docker.errors.APIError):
             pass
+
+
+def container_masker(client, ident: str | None, targets: dict | None):
+    """See :meth:`DockerExecutor.masker` (also used by ``trainform logs -f``)."""
+    import docker
+
+    from providers.run.masking import masker_for_targets
+
+    if not ident or not targets:
+        return None
+    try:
+        cfg = client.containers.get(ident).attrs.get("Config") or {}
+    except (docker.errors.NotFound, docker.errors.APIError):
+        return None
+    m = masker_for_targets(targets, cfg.get("Env") or [], cfg.get("Cmd") or [])
+    return m if m else None
 
 
 def _ts(text: str | None) -> float | None:

@@ -84,13 +84,17 @@ _RAY_NOISE = re.compile(r"^(Running entrypoint for job \S+: python -m trainform_
 # ---------------------------------------------------------------- pieces of a job
 
 def stage_launcher() -> str:
-    """A directory holding the package ``trainform_ray_launcher`` (for ``py_modules``).
+    """A directory holding the package ``trainform_ray_launcher`` (for ``py_modules``):
+    the launcher as ``__main__`` and :mod:`providers.run.masking` (stdlib only) as
+    ``masking``, so the job masks its own output (see the launcher's docstring).
 
     Content-addressed under the temp dir, so Ray uploads it once per cluster."""
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ray_launcher.py")
-    with open(src, "rb") as f:
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "ray_launcher.py"), "rb") as f:
         code = f.read()
-    digest = hashlib.sha256(code).hexdigest()[:16]
+    with open(os.path.join(here, "masking.py"), "rb") as f:
+        masking_code = f.read()
+    digest = hashlib.sha256(code + b"\0" + masking_code).hexdigest()[:16]
     pkg = os.path.join(tempfile.gettempdir(), f"trainform-ray-launcher-{digest}", "trainform_ray_launcher")
     if not os.path.exists(os.path.join(pkg, "__main__.py")):
         tmp = pkg + f".tmp{os.getpid()}"
@@ -99,6 +103,8 @@ def stage_launcher() -> str:
             f.write('"""trainform\'s Ray job launcher (see __main__)."""\n')
         with open(os.path.join(tmp, "__main__.py"), "wb") as f:
             f.write(code)
+        with open(os.path.join(tmp, "masking.py"), "wb") as f:
+            f.write(masking_code)
         try:
             os.rename(tmp, pkg)
         except OSError:  # another process staged it first
@@ -397,6 +403,17 @@ class RayJobs:
             time.sleep(poll)
 
 
+def job_masker(info, targets: dict | None):
+    """The masker of a Ray job's log from the job's own settings (see :meth:`RayExecutor.inspect`)."""
+    from providers.run.masking import masker_for_targets
+
+    words = shlex.split(getattr(info, "entrypoint", "") or "")
+    argv = words[words.index("--") + 1:] if "--" in words else words
+    env = ((getattr(info, "runtime_env", None) or {}).get("env_vars")) or {}
+    m = masker_for_targets(targets, env, argv)
+    return m if m else None
+
+
 # ---------------------------------------------------------------- executor protocol
 
 #: dashboard URL -> run_mode() answer (asked once per process and cluster)
@@ -551,8 +568,22 @@ class RayExecutor:
                    fixed_size=bool((compute.get("cluster") or {}).get("owned") and not (compute.get("cluster") or {}).get("autoscaler")))
 
     def job_spec(self, spec) -> RayJobSpec:
-        """The Ray job of an :class:`~providers.run.execution.AttemptSpec`."""
-        return RayJobSpec(argv=list(spec.argv), working_dir=spec.snapshot_dir, env=job_env(spec.env), gpus=self.gpus,
+        """The Ray job of an :class:`~providers.run.execution.AttemptSpec`.
+
+        The job's log lives on the cluster (the dashboard shows it to whoever can
+        reach it), so the launcher masks the command's output itself: it gets the
+        *names* of the sensitive variables and the *indexes* of the sensitive words
+        (``TRAINFORM_MASK_ENV``/``TRAINFORM_MASK_ARGV``) and reads the values from
+        its own environment and command line."""
+        from providers.run.masking import ENV_TARGET_ARGV, ENV_TARGET_NAMES
+
+        env = job_env(spec.env)
+        targets = getattr(spec, "mask_targets", None) or {}
+        if targets.get("env"):
+            env[ENV_TARGET_NAMES] = ",".join(targets["env"])
+        if targets.get("argv"):
+            env[ENV_TARGET_ARGV] = ",".join(str(i) for i in targets["argv"])
+        return RayJobSpec(argv=list(spec.argv), working_dir=spec.snapshot_dir, env=env, gpus=self.gpus,
                           cpus=self.cpus, instance_count=self.instance_count, runtime_env=self.runtime_env,
                           submission_id=_submission_id(spec.run_id, spec.attempt), place=not self.fixed_size,
                           metadata={"trainform_run_id": spec.run_id, "trainform_address": spec.address, "attempt": spec.attempt})
@@ -576,7 +607,8 @@ class RayExecutor:
         one can connect, else a Ray job (see :func:`run_mode`)."""
         if self.fixed_size:
             self.check_fits()
-        mode, driver_address, loopback = self.run_mode()
+        # a detached attempt (wait = false) is a Job: a task would end with trainform's driver subprocess
+        mode, driver_address, loopback = ("jobs", None, False) if getattr(spec, "detached", False) else self.run_mode()
         if mode == "tasks":
             from providers.run.ray_tasks import driver_for
 
@@ -636,16 +668,24 @@ class RayExecutor:
         url, job = _parse_ident(ident)
         RayJobs(url).stop(job)
 
-    def inspect(self, ident: str, paths=None) -> tuple[str, int | None, str | None]:
+    def inspect(self, ident: str, paths=None, targets: dict | None = None) -> tuple[str, int | None, str | None]:
         """("running"|"exited"|"cancelled"|"lost", exit code, cleaned log) of a
-        detached job; with ``paths`` the run's metrics file is rewritten from the log."""
+        detached job; with ``paths`` the run's metrics file is rewritten from the log.
+
+        The log is masked (again: the launcher masked the command's output) with the
+        values of the sensitive variables and words named by ``targets``, read from
+        the job's own ``runtime_env`` and entrypoint: this also covers the lines Ray
+        itself writes into the job log, e.g. the entrypoint it runs."""
         url, job = _parse_ident(ident)
         jobs = RayJobs(url)
         try:
             st, code, _ = jobs.status(job)
             logs = jobs.logs(job) if code is not None else None
+            mask = job_masker(jobs.info(job), targets) if logs and targets else None
         except Exception:  # noqa: BLE001 - the cluster (or the job's record) is gone
             return "lost", None, None
+        if mask is not None:
+            logs = "\n".join(mask(line) for line in logs.split("\n"))
         if code is None:
             return "running", None, None
         if logs is not None:

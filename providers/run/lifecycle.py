@@ -69,6 +69,7 @@ class Lifecycle:
             if abort() or (attempt > first and self.ctx.stopping.is_set()):
                 break  # no new attempt once interrupted
             spec.attempt = attempt
+            spec.detached = detached
             state["log_path"] = paths.log(attempt)
             if adopt and attempt == first:
                 handle, started = adopt[0], adopt[1] or time.time()
@@ -84,7 +85,8 @@ class Lifecycle:
                 label = "container " + handle.ident[:12] if executor.mode == "docker" else ("pid " + handle.ident if executor.mode == "process" else handle.ident)
                 self.ctx.progress(addr, f"Started detached ({label}); `trainform refresh`/`plan` collects the result")
                 if lease is not None:
-                    threading.Thread(target=self._release_when_done, args=(executor, handle.ident, spec.run_id, paths, attempt, lease), daemon=True).start()
+                    threading.Thread(target=self._release_when_done, args=(executor, handle.ident, spec.run_id, paths, attempt, lease, spec.mask_targets),
+                                     daemon=True).start()
                 return ApplyResponse(new_state=state, private=private, diagnostics=d)
             with self._active_lock:
                 self._active[spec.run_id] = (executor, handle)
@@ -115,12 +117,14 @@ class Lifecycle:
         try:
             handle = executor.start(spec)
         except Exception as e:  # noqa: BLE001 - image missing, daemon error...
-            d.error("Run failed to start", f"Attempt {attempt} of {addr} could not start: {e}")
+            # the engine's or the cluster's message may quote the command or the runtime env
+            why = spec.mask(str(e)) if spec.mask is not None else str(e)
+            d.error("Run failed to start", f"Attempt {attempt} of {addr} could not start: {why}")
             if planned:
                 executor.remove(planned)
             state.update(status="failed", attempts=attempt, started_at=now_iso(first_start or started), ended_at=now_iso(),
                          duration_seconds=round(time.time() - (first_start or started), 3))
-            record.update(status="failed", error=str(e), ended_at=state["ended_at"])
+            record.update(status="failed", error=why, ended_at=state["ended_at"])
             record["attempts"][-1].update(status="failed", ended_at=state["ended_at"])
             write_record(paths.record, record)
             return None
@@ -150,10 +154,10 @@ class Lifecycle:
     def _on_finished(self, state, record, paths) -> None:
         """Hook: an execution's result was recorded (tracking integrations)."""
 
-    def _release_when_done(self, executor, ident, run_id, paths, attempt, lease) -> None:
+    def _release_when_done(self, executor, ident, run_id, paths, attempt, lease, targets=None) -> None:
         try:
             while not self._cancel.is_set():
-                if self._inspect(executor, ident, run_id, paths, attempt).kind in ("running",):
+                if self._inspect(executor, ident, run_id, paths, attempt, targets).kind in ("running",):
                     time.sleep(0.5)
                     continue
                 return
@@ -179,13 +183,13 @@ class Lifecycle:
         executor = self._executor("ray" if mode == "ray" else mode == "docker")
         attempt = int(private.get("attempt") or record.get("attempt") or 1)
         ident = private.get("ident") or record.get("ident") or st.get("container_id")
-        ex = self._inspect(executor, ident, st.get("id"), paths, attempt)
+        ex = self._inspect(executor, ident, st.get("id"), paths, attempt, private.get("mask"))
         timeout_s = parse_duration(st["timeout"]) if st.get("timeout") else None
         from providers.run.provider import _masker
 
         mask = _masker(req.config or {}, req.sensitive_paths)
         if ex.kind != "running":
-            new = self._collect(executor, mode, st, record, paths, ex, attempt, mask)
+            new = self._collect(executor, mode, st, record, paths, ex, attempt, mask, private.get("mask"))
             if new["status"] != "succeeded":
                 from providers.run.provider import _failure_detail
 
@@ -223,7 +227,8 @@ class Lifecycle:
         except Exception as e:  # noqa: BLE001
             d.warning("Cannot check the run", f"{req.address} runs in {mode}, but {e}.")
             return ReadResponse(new_state=st, private=req.private, diagnostics=d)
-        ex = self._inspect(executor, ident, st.get("id"), paths, attempt)
+        targets = private.get("mask")
+        ex = self._inspect(executor, ident, st.get("id"), paths, attempt, targets)
         if ex.kind == "running":
             from engine.providers import parse_duration
 
@@ -235,14 +240,19 @@ class Lifecycle:
                     new["container_id"] = ex.ident
                 return ReadResponse(new_state=new, private=req.private)
             executor.kill_detached(ex.ident or ident)
-            ex = self._inspect(executor, ident, st.get("id"), paths, attempt)
+            ex = self._inspect(executor, ident, st.get("id"), paths, attempt, targets)
             ex.kind, ex.ended = "timed_out", time.time()
-        return ReadResponse(new_state=self._collect(executor, mode, st, record, paths, ex, attempt), private=req.private)
+        return ReadResponse(new_state=self._collect(executor, mode, st, record, paths, ex, attempt, targets=targets), private=req.private)
 
-    def _collect(self, executor, mode, st, record, paths, ex, attempt, mask=None) -> dict:
+    def _collect(self, executor, mode, st, record, paths, ex, attempt, mask=None, targets=None) -> dict:
         """The result of an execution trainform did not follow to its end.  Only when
-        ``ctx.persisting``: keep it in the record, save the log (masked when the sensitive
-        values are at hand: in apply, not in refresh), remove the container."""
+        ``ctx.persisting``: keep it in the record, save the log, remove the container.
+
+        The log is masked with ``mask`` (apply: built from the configuration) or, in a
+        refresh, which has no configuration values, with a masker built from the
+        execution's own settings: ``targets`` (the run's private state) names the
+        sensitive variables and command-line words, and the container, still there
+        until this removes it, holds their values.  Nothing new is stored for it."""
         from providers.run.execution import save_log
         from providers.run.metrics import read_last_values
 
@@ -262,6 +272,8 @@ class Lifecycle:
                    metrics=read_last_values(paths.metrics), log_path=paths.log(attempt))
         if self.ctx.persisting:
             if ex.logs is not None:  # (process mode: the log was written, masked, by the run's own filter)
+                if mask is None and targets and hasattr(executor, "masker"):
+                    mask = executor.masker(ex.ident or record.get("ident"), targets)
                 save_log(paths.log(attempt), ex.logs, mask)
             if mode == "docker" and (ex.ident or record.get("ident")):
                 executor.remove(ex.ident or record.get("ident"))
@@ -273,11 +285,13 @@ class Lifecycle:
             self._on_finished(new, record, paths)
         return new
 
-    def _inspect(self, executor, ident, run_id, paths, attempt):
+    def _inspect(self, executor, ident, run_id, paths, attempt, targets=None):
+        """What became of an execution.  A Ray job's log is saved here, masked from
+        the job's own runtime env and entrypoint (``targets``: see ``_collect``)."""
         from providers.run.execution import Execution
 
         if executor.mode == "ray":
-            kind, code, logs = executor.inspect(ident, paths)
+            kind, code, logs = executor.inspect(ident, paths, targets)
             if logs is not None and self.ctx.persisting:
                 from providers.run.execution import save_log
 
@@ -308,7 +322,7 @@ class Lifecycle:
             attempt = int(rec.get("attempt") or 1)
             ident = rec.get("ident")
             with contextlib.suppress(Exception):  # best effort: it is gone already
-                ex = self._inspect(executor, ident, rec.get("run_id"), paths, attempt)
+                ex = self._inspect(executor, ident, rec.get("run_id"), paths, attempt, rec.get("mask"))
                 if ex.kind == "running":
                     executor.kill_detached(ex.ident or ident)
                     self.ctx.progress(address, f"Stopped orphaned execution {rec.get('run_id')} (no state refers to it)")
@@ -331,7 +345,7 @@ class Lifecycle:
         if st.get("status") in ACTIVE or record.get("status") in ACTIVE:
             with contextlib.suppress(Exception):  # nothing left to stop
                 ex = self._executor("ray" if mode == "ray" else mode == "docker")
-                ins = self._inspect(ex, ident, st.get("id"), paths, attempt)
+                ins = self._inspect(ex, ident, st.get("id"), paths, attempt, private.get("mask") or record.get("mask"))
                 if ins.kind == "running":
                     ex.kill_detached(ins.ident or ident)
                 if mode == "docker" and (ins.ident or ident):

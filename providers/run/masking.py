@@ -31,12 +31,17 @@ import json
 import re
 from urllib.parse import quote, quote_plus
 
-__all__ = ["ENV_SECRETS", "MASK", "MIN_LENGTH", "Masker", "secret_strings"]
+__all__ = ["ENV_SECRETS", "ENV_TARGET_ARGV", "ENV_TARGET_NAMES", "MASK", "MIN_LENGTH", "Masker", "masker_for_targets",
+           "secret_strings"]
 
 MASK = "***"
 MIN_LENGTH = 4
 #: environment variable through which the detached-run filter gets the values to mask (JSON list)
 ENV_SECRETS = "TRAINFORM_MASK_SECRETS"
+#: Ray jobs: the names of the sensitive variables (comma-separated; names, never values)
+ENV_TARGET_NAMES = "TRAINFORM_MASK_ENV"
+#: Ray jobs: the indexes of the sensitive words of the command line (comma-separated)
+ENV_TARGET_ARGV = "TRAINFORM_MASK_ARGV"
 
 
 def secret_strings(value) -> list[str]:
@@ -117,6 +122,37 @@ class Masker:
         for v in values:
             strings += secret_strings(v)
         return cls(strings)
+
+
+def masker_for_targets(targets, env, argv) -> Masker:
+    """The masker of an execution trainform did not start in this process.
+
+    ``targets`` (``{"env": [names], "argv": [indexes]}``, kept in the run's
+    private state) says only *which* variables and command-line words were
+    sensitive; the values are read from where they live anyway for the
+    execution's lifetime -- ``env`` (a mapping, or Docker's ``["K=V", ...]``)
+    and ``argv`` (the command line of the container or Ray job).  So no
+    secret is stored anywhere new to mask a log collected later."""
+    if not targets:
+        return Masker()
+    if isinstance(env, (list, tuple)):
+        env = dict(e.split("=", 1) for e in env if isinstance(e, str) and "=" in e)
+    env = env or {}
+    argv = list(argv or [])
+    values: list = []
+    for name in targets.get("env") or ():
+        if env.get(name) is not None:
+            values.append(env[name])
+    for i in targets.get("argv") or ():
+        if isinstance(i, int) and 0 <= i < len(argv):
+            word = str(argv[i])
+            values.append(word)
+            if word[:1] in "[{":  # a list/map argument: its elements too (as secret_strings of the value)
+                try:
+                    values.append(json.loads(word))
+                except ValueError:
+                    pass
+    return Masker.for_values(values)
 
 
 def _filter_main() -> None:

@@ -167,8 +167,28 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         a = c.get("arguments")
         if a is not None and not isinstance(a, (list, Unknown)):
             d.error("Invalid arguments", "arguments must be a list, like [\"--epochs\", 3].")
+        self._refuse_sensitive(req.sensitive_paths, d)
         self._warn_sensitive(c, req.sensitive_paths, d)
         return ValidateResponse(d)
+
+    #: where a run may take a sensitive value: what the execution gets (masked in its output)
+    SENSITIVE_OK = ("env_vars", "arguments", "command", "script")
+
+    def _refuse_sensitive(self, sensitive_paths, d: Diagnostics) -> None:
+        """A sensitive value anywhere else would be shown and stored in clear: ``experiment``
+        becomes the run id (printed, in state, directory and container names, labels) and
+        the MLflow experiment name; ``source_directory`` and the ids are shown in progress
+        and error messages.  Refuse it, as Terraform refuses sensitive ``for_each`` keys."""
+        seen = set()
+        for p in sensitive_paths or ():
+            top = str(p[0]) if p else None
+            if top is None or top in self.SENSITIVE_OK or top in seen:
+                continue
+            seen.add(top)
+            d.error(f"Sensitive value in {top}",
+                    f"{top} holds a sensitive value, but a run shows and stores {top} in clear (run ids, history, directory "
+                    "and container names, MLflow). Use a value that is not sensitive here; pass secrets to the run in "
+                    'env_vars, e.g. env_vars = { API_TOKEN = var.token }.', attribute_path=(top,))
 
     # ------------------------------------------------------------ lookups
     def _lookup(self, id_value, kind: str, d: Diagnostics, required: bool = True) -> dict | None | Unknown:
@@ -248,6 +268,7 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             env_part = {"process": _interp(env) or "host-python", "environment": (env or {}).get("id"), "env_vars": (env or {}).get("env_vars")}
         if isinstance(r.compute, dict):
             self._check_compute(cfg, r.compute, d)
+            self._warn_ray_dashboard(cfg, r.compute, sensitive_paths, d)
         elif r.compute is None and isinstance(cfg.get("gpus"), (int, float)) and cfg.get("gpus"):
             d.error("No GPUs without a compute",
                     f"The run asks for gpus = {cfg['gpus']:g}, but it names no compute, and runs without one go to a CPU-only pool. "
@@ -284,6 +305,37 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         for k in keyed_parts:
             r.parts[k] = keyed(r.parts[k], key)
         r.key_id = key_id(key)
+
+    @staticmethod
+    def _warn_ray_dashboard(cfg: dict, compute: dict, sensitive_paths, d: Diagnostics) -> None:
+        """A Ray *Job* keeps its ``runtime_env`` (the run's env_vars) and entrypoint (the
+        arguments) in the cluster's job table, which the Ray dashboard and ``ray job list``
+        show to anyone who can reach them; masking cannot help there.  Task mode passes the
+        variables as a task argument, which Ray does not show, but an attempt is a Job when
+        ``wait = false``, ``instance_count > 1``, ``TRAINFORM_RAY_MODE=jobs`` or when
+        trainform cannot drive the cluster directly (known only at apply: any cluster not
+        started by trainform).  So plan warns whenever a sensitive value may take that road.
+        (Not worked around, e.g. by shipping the values in a side package: whoever reaches a
+        Ray dashboard can submit jobs, i.e. run code that reads a job's environment anyway.)"""
+        if compute.get("type") != "ray":
+            return
+        first = next((tuple(p) for p in sensitive_paths or () if p and str(p[0]) in ("env_vars", "arguments", "command", "script")), None)
+        if first is None:
+            return
+        ray_block = compute.get("ray")
+        ray_block = (ray_block[0] if ray_block else None) if isinstance(ray_block, list) else ray_block
+        owned = not (isinstance(ray_block, dict) and ray_block.get("address"))  # no address: trainform starts the head
+        why = []
+        if cfg.get("wait") is False:
+            why.append("wait = false")
+        if isinstance(cfg.get("instance_count"), (int, float)) and cfg["instance_count"] > 1:
+            why.append("instance_count > 1")
+        if os.environ.get("TRAINFORM_RAY_MODE", "").strip().lower() == "jobs":
+            why.append("TRAINFORM_RAY_MODE=jobs")
+        if not owned:
+            why.append("the cluster was not started by trainform, so it may not be driven directly")
+        if why:
+            _dashboard_warning(d, f"it may be submitted as a Ray Job: {'; '.join(why)}", first)
 
     def _check_compute(self, cfg: dict, compute: dict, d: Diagnostics) -> None:
         if compute.get("type") == "ray":
@@ -374,7 +426,8 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
 
     @staticmethod
     def _warn_sensitive(cfg: dict, sensitive_paths, d: Diagnostics) -> None:
-        """Sensitive arguments are visible to every local user (``ps``); detached output is not masked."""
+        """Sensitive arguments are visible to every local user (``ps``).  (A detached run's output is
+        masked when collected, from the execution's own settings: see ``_mask_targets``.)"""
         tops = {str(p[0]) for p in sensitive_paths if p}
         if tops & {"arguments", "command", "script"}:
             first = next(tuple(p) for p in sensitive_paths if p and str(p[0]) in ("arguments", "command", "script"))
@@ -382,11 +435,6 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
                       "arguments (or command/script) hold a sensitive value: a process's command line is visible to every "
                       "local user (ps, /proc/*/cmdline) and in `docker inspect`. Pass secrets in the run's env_vars instead, "
                       'e.g. env_vars = { API_TOKEN = var.token }, and read them with os.environ["API_TOKEN"].').attribute_path = first
-        if tops and cfg.get("wait") is False:
-            d.warning("Output of a detached run may not be masked",
-                      "This run has sensitive inputs and wait = false: in a Docker or Ray environment its output is collected "
-                      "later, when the sensitive values are not at hand, and saved unmasked (process-mode runs are masked). "
-                      "Set wait = true to have sensitive values masked as *** in its log.")
 
     def _config_part(self, cfg: dict) -> dict:
         out = {k: cfg.get(k) for k, a in self._SCHEMA.block.attributes.items() if not a.read_only}
@@ -501,6 +549,9 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         private = {"inputs": {k: _digest(v) for k, v in r.parts.items()}, "run_dir": paths.root, "mode": "docker" if docker else "process"}
         if r.key_id:
             private["key_id"] = r.key_id
+        targets = _mask_targets(cfg, req.sensitive_paths)
+        if targets:
+            private["mask"] = targets  # which variables / words were sensitive (names and indexes, never values)
         env = r.environment if isinstance(r.environment, dict) else {}
         safe_args = _safe_arguments(state.get("arguments") or [], req.sensitive_paths)
         record = {"run_id": run_id, "address": addr, "experiment": cfg.get("experiment"), "mode": private["mode"], "status": "queued",
@@ -508,6 +559,8 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
                   "arguments": safe_args, "workspace": cfg.get("workspace"), "wait": cfg.get("wait") is not False,
                   "image": self._image(env) if docker else None, "image_digest": env.get("image_digest") if docker else None,
                   "gpus": cfg.get("gpus") or 0}
+        if targets:
+            record["mask"] = targets
         write_record(paths.record, record)
         on_ray = isinstance(r.compute, dict) and r.compute.get("type") == "ray"
         if on_ray:
@@ -518,6 +571,9 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             write_record(paths.record, record)
             self.ctx.progress(addr, "Ray: " + executor.environment_note)
             docker = False
+            if targets and (cfg.get("wait") is False or executor.run_mode()[0] == "jobs"):
+                # certain now (the plan may not have known the compute yet): see _warn_ray_dashboard
+                _dashboard_warning(d, "it is submitted as a Ray Job", next(tuple(p) for p in req.sensitive_paths if p))
         try:
             if not on_ray:
                 executor = self._executor(docker)
@@ -528,7 +584,7 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         spec = AttemptSpec(run_id=run_id, address=addr, argv=self._argv(cfg, r), env=self._env(cfg, r, run_id, docker, paths),
                            snapshot_dir=snap_dir, paths=paths, image=self._image(r.environment) if docker else None,
                            registry_auth=self._auth(r.workspace, r.environment) if docker else None,
-                           mask=_masker(cfg, req.sensitive_paths))
+                           mask=_masker(cfg, req.sensitive_paths), mask_targets=targets)
         # the pool: queue while full (Ray queues jobs itself)
         if on_ray:
             pool = _RayQueue()
@@ -564,6 +620,8 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
             self._sweep(executor, addr, os.path.dirname(paths.root), run_id)
         self._track_start(dict(cfg, arguments=safe_args), r.workspace, state, record, spec, docker or on_ray)  # containers/Ray jobs reach only a server URI
         private["mlflow_run_id"] = record.get("mlflow_run_id")
+        if spec.mask_targets:  # the tracking URI's password may have joined them
+            private["mask"] = record["mask"] = spec.mask_targets
         if cfg.get("wait") is False:
             resp = self._run_attempts(executor, spec, state, record, private, paths, timeout_s, 0, d, detached=True, lease=lease)
             if resp.new_state is None or resp.new_state.get("status") != "running":
@@ -641,11 +699,53 @@ class _RayQueue:
         return _RayLease()
 
 
+def _dashboard_warning(d: Diagnostics, why: str, path: tuple) -> None:
+    d.warning("Sensitive value visible on the Ray dashboard",
+              f"This run has sensitive env_vars or arguments and {why}. Ray keeps a job's runtime_env env_vars and its "
+              "entrypoint (the arguments) in the cluster's job table and writes the runtime_env into the head's "
+              "runtime_env_agent.log, all shown in plain text by the Ray dashboard and `ray job list` to anyone who can "
+              "reach the dashboard. The run's output is still masked. Keep the dashboard "
+              "private, or run with wait = true on a cluster trainform starts (the values then travel as a task argument, "
+              "which Ray does not show).").attribute_path = path
+
+
 def _safe_arguments(args: list, sensitive_paths) -> list:
     """The arguments as history and MLflow may keep them: sensitive ones as "(sensitive)"."""
     whole = any(tuple(p) == ("arguments",) for p in sensitive_paths or ())
     hidden = {p[1] for p in sensitive_paths or () if len(p) > 1 and p[0] == "arguments"}
     return ["(sensitive)" if whole or i in hidden else a for i, a in enumerate(args)]
+
+
+def _mask_targets(cfg: dict, sensitive_paths) -> dict | None:
+    """Which of the run's variables and command-line words hold a sensitive value:
+    ``{"env": [names], "argv": [indexes into the command line]}``, or None.
+
+    Why names and indexes: a run collected later (``wait = false``, or adopted
+    after trainform died) is collected by a ``refresh`` that has no configuration
+    values.  These targets are no secret, so they can sit in the private state;
+    the values are read back from the execution itself (the container's
+    ``Config.Env``/``Config.Cmd``, the Ray job's ``runtime_env``/entrypoint)
+    while it exists (:func:`providers.run.masking.masker_for_targets`)."""
+    names: set[str] = set()
+    argv: set[int] = set()
+    command = cfg.get("command")
+    args = cfg.get("arguments") if isinstance(cfg.get("arguments"), list) else []
+    offset = len(command) if isinstance(command, list) else 2  # [interpreter, script, *arguments]
+    for p in sensitive_paths or ():
+        p = tuple(p)
+        if not p:
+            continue
+        top, rest = str(p[0]), p[1:]
+        if top == "env_vars":
+            names |= {str(rest[0])} if rest else {str(k) for k in (cfg.get("env_vars") or {})}
+        elif top == "arguments":
+            argv |= {offset + rest[0]} if rest and isinstance(rest[0], int) else {offset + i for i in range(len(args))}
+        elif top == "command" and isinstance(command, list):
+            argv |= {rest[0]} if rest and isinstance(rest[0], int) else set(range(len(command)))
+        elif top == "script" and command is None:
+            argv.add(1)
+    out = {k: sorted(v) for k, v in (("env", names), ("argv", argv)) if v}
+    return out or None
 
 
 def _masker(cfg: dict, sensitive_paths):

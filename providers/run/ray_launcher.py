@@ -35,6 +35,14 @@ What it adds around an unmodified training command:
   reads.  The driver prints each rank's lines prefixed ``[rank i]``; the first
   rank to fail stops the others and its exit code is the job's.
 
+* **Masked output.**  The job's log lives on the cluster (files on the
+  node, the dashboard's log view), so sensitive values are masked here,
+  before a line is written: ``$TRAINFORM_MASK_ENV`` names the sensitive
+  variables and ``$TRAINFORM_MASK_ARGV`` the indexes of the sensitive words of
+  the command (names and indexes only); the values are this process's own
+  environment and command line.  The masker is trainform's ``masking.py``,
+  staged next to this file (standard library only).
+
 If the launcher's parent dies (the head was killed), it stops the command
 and exits.  Stopping: Ray sends SIGTERM to this process (``ray job stop``, a trainform
 timeout or Ctrl-C); it is forwarded to the command's process group (and to
@@ -97,6 +105,8 @@ class Command:
         self.metrics = os.path.join(meta, "metrics.jsonl")
         open(self.metrics, "a").close()
         env = dict(os.environ, **self.extra_env)
+        for k in ("TRAINFORM_MASK_ENV", "TRAINFORM_MASK_ARGV"):  # the launcher's (a rank's actor inherits them from the job)
+            env.pop(k, None)
         env["TRAINFORM_METRICS_FILE"] = self.metrics
         env["TRAINFORM_OUTPUTS_DIR"] = os.path.join(self.work, "outputs")
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -191,7 +201,29 @@ def _exit_code(code: int) -> int:
     return 128 - code if code < 0 else code  # killed by signal N -> 128+N, like a shell
 
 
+#: the job's masker (see "Masked output" above); None: nothing to mask
+_MASK = None
+
+
+def _job_masker(cmd: list[str]):
+    """The masker of this job's output: the values of the variables named in
+    ``$TRAINFORM_MASK_ENV`` and of the words of ``cmd`` at ``$TRAINFORM_MASK_ARGV``.
+    Both variables are removed, so the command does not inherit them."""
+    names = [n for n in os.environ.pop("TRAINFORM_MASK_ENV", "").split(",") if n]
+    idx = [int(i) for i in os.environ.pop("TRAINFORM_MASK_ARGV", "").split(",") if i.strip().isdigit()]
+    if not names and not idx:
+        return None
+    try:
+        from trainform_ray_launcher.masking import masker_for_targets  # staged next to this file
+    except ImportError:  # run from trainform's own tree (tests)
+        from providers.run.masking import masker_for_targets
+    m = masker_for_targets({"env": names, "argv": idx}, os.environ, cmd)
+    return m if m else None
+
+
 def _print(line: str) -> None:
+    if _MASK is not None:
+        line = _MASK(line)
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
@@ -439,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
     if not cmd:
         ap.error("no command given after --")
+    global _MASK
+    _MASK = _job_masker(cmd)
     if a.nproc <= 1 and not a.place:
         return run_single(cmd)
     return run_distributed(cmd, a.nproc, a.cpus_per_rank, a.gpus_per_rank, a.ready_timeout)

@@ -29,7 +29,8 @@ import json
 import os
 from urllib.parse import urlparse
 
-__all__ = ["available", "finish_run", "params_from_arguments", "reachable_from_container", "start_run", "tracking_uri", "ui_command"]
+__all__ = ["available", "finish_run", "params_from_arguments", "reachable_from_container", "redact_uri", "start_run", "tracking_uri",
+           "ui_command"]
 
 STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "timed_out": "KILLED", "cancelled": "KILLED"}
 
@@ -58,6 +59,20 @@ def tracking_uri(ws: dict | None, data_dir: str) -> tuple[str | None, str]:
     if os.environ.get("TRAINFORM_MLFLOW", "").lower() in ("0", "false", "off") or not available():
         return None, "none"
     return local_store(data_dir)[0], "default"
+
+
+def redact_uri(uri: str) -> str:
+    """``https://user:secret@host/`` -> ``https://user:***@host/``: the form of a tracking URI
+    that trainform prints and keeps in run records (a password in the URI is a credential,
+    whether or not it came from a sensitive variable or ``$MLFLOW_TRACKING_URI``)."""
+    u = urlparse(uri)
+    if not u.password:
+        return uri
+    return uri.replace(f"{u.username or ''}:{u.password}@", f"{u.username or ''}:***@", 1)
+
+
+def _uri_password(uri: str) -> str | None:
+    return urlparse(uri).password or None
 
 
 def ui_command(uri: str, data_dir: str) -> str:
@@ -118,6 +133,9 @@ def _client(uri: str):
 
     for name in ("mlflow", "alembic"):  # "Creating initial MLflow database tables..." is not the user's business
         logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow writes "View run ... at: <URI>" straight to stdout when a run ends: it would land in the
+    # middle of trainform's output, and it quotes the URI with any password it holds
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
@@ -197,7 +215,7 @@ class TrackingMixin:
         if uri is None:
             return
         if not available():
-            self.ctx.progress(spec.address, f"MLflow tracking is configured ({uri}) but mlflow is not installed: pip install 'trainform[mlflow]'")
+            self.ctx.progress(spec.address, f"MLflow tracking is configured ({redact_uri(uri)}) but mlflow is not installed: pip install 'trainform[mlflow]'")
             return
         tags = {"trainform.address": spec.address, "trainform.run_id": spec.run_id, "trainform.input_hash": state.get("input_hash"),
                 "trainform.snapshot_hash": state.get("snapshot_hash"), "trainform.image_digest": record.get("image_digest"),
@@ -206,12 +224,43 @@ class TrackingMixin:
             run_id, exp_id = start_run(uri, self.ctx.data_dir, str(cfg.get("experiment") or "default"), spec.run_id, tags,
                                        params_from_arguments(cfg.get("arguments") or []), time.time())
         except Exception as e:  # noqa: BLE001 - tracking never fails a run
-            self.ctx.progress(spec.address, f"MLflow tracking unavailable ({uri}): {type(e).__name__}: {str(e)[:200]}")
+            self.ctx.progress(spec.address, f"MLflow tracking unavailable ({redact_uri(uri)}): {type(e).__name__}: {_scrub(str(e), uri)[:200]}")
             return
-        record.update(mlflow_run_id=run_id, mlflow_experiment_id=exp_id, tracking_uri=uri)
+        shown = redact_uri(uri)
+        record.update(mlflow_run_id=run_id, mlflow_experiment_id=exp_id, tracking_uri=shown)
+        if shown != uri:
+            # the record keeps the URI without its password; finishing the run needs the real one
+            record["tracking_uri_source"] = _source
+            _live_uris()[shown] = uri
         if not docker or reachable_from_container(uri):
             spec.env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_RUN_ID=run_id, MLFLOW_EXPERIMENT_ID=exp_id)
-        self.ctx.progress(spec.address, f"MLflow run {run_id} in experiment {cfg.get('experiment') or 'default'} ({uri})")
+            if shown != uri:
+                self._mask_tracking_uri(spec, uri)
+        self.ctx.progress(spec.address, f"MLflow run {run_id} in experiment {cfg.get('experiment') or 'default'} ({shown})")
+
+    @staticmethod
+    def _mask_tracking_uri(spec, uri: str) -> None:
+        """The run gets the URI with its password: mask both in its output (a script that
+        prints its environment), also when collected later (the variable's name as a target)."""
+        from providers.run.masking import Masker
+
+        spec.mask = Masker(list(getattr(spec.mask, "secrets", None) or []) + [uri, _uri_password(uri)])
+        if spec.mask_targets is not None:
+            spec.mask_targets.setdefault("env", []).append("MLFLOW_TRACKING_URI")
+        else:
+            spec.mask_targets = {"env": ["MLFLOW_TRACKING_URI"]}
+
+    def _live_tracking_uri(self, record: dict) -> str | None:
+        """The URI to finish a run with: the record's, or (when the record keeps it without its
+        password) the live one: this process's, ``$MLFLOW_TRACKING_URI`` or the workspace's."""
+        shown = record.get("tracking_uri")
+        if not shown or record.get("tracking_uri_source") is None:
+            return shown
+        candidates = [_live_uris().get(shown), os.environ.get("MLFLOW_TRACKING_URI")]
+        found = self.ctx.lookup(record["workspace"]) if record.get("workspace") else None
+        if found and isinstance(found[1], dict):
+            candidates.append(found[1].get("tracking_uri"))
+        return next((u for u in candidates if isinstance(u, str) and redact_uri(u) == shown and u != shown), None)
 
     def _on_finished(self, state: dict, record: dict, paths) -> None:
         from providers.run.records import parse_iso, write_record
@@ -220,11 +269,30 @@ class TrackingMixin:
             return
         import time
 
+        uri = self._live_tracking_uri(record)
+        if uri is None:
+            self.ctx.progress(record.get("address") or "run", f"MLflow: could not finish run {record['mlflow_run_id']}: the password of "
+                              f"{record.get('tracking_uri')} is not stored; set MLFLOW_TRACKING_URI and run trainform refresh")
+            return
         try:
-            finish_run(record["tracking_uri"], record["mlflow_run_id"], state.get("status") or "failed",
+            finish_run(uri, record["mlflow_run_id"], state.get("status") or "failed",
                        parse_iso(state.get("ended_at")) or time.time(), paths.metrics, paths.logs, paths.outputs)
         except Exception as e:  # noqa: BLE001 - tracking never fails a run
-            self.ctx.progress(record.get("address") or "run", f"MLflow: could not finish run {record['mlflow_run_id']}: {type(e).__name__}: {str(e)[:200]}")
+            self.ctx.progress(record.get("address") or "run", f"MLflow: could not finish run {record['mlflow_run_id']}: {type(e).__name__}: {_scrub(str(e), uri)[:200]}")
             return
         record["mlflow_finished"] = True
         write_record(paths.record, record)
+
+
+_LIVE: dict[str, str] = {}
+
+
+def _live_uris() -> dict[str, str]:
+    """Redacted URI -> the real one, for this process only (never written anywhere)."""
+    return _LIVE
+
+
+def _scrub(text: str, uri: str) -> str:
+    """An error message without the URI's password (MLflow's messages may quote the URL)."""
+    pw = _uri_password(uri)
+    return text.replace(uri, redact_uri(uri)).replace(pw, "***") if pw else text

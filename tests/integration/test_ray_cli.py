@@ -83,3 +83,65 @@ def test_run_on_an_owned_ray_head(wd):
     wd.apply(timeout=900)
     r = wd.run("destroy", "-auto-approve", "-no-color", check=True)
     assert "Destroy complete!" in r.out
+
+
+SECRET_CONFIG = '''
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+workspace "ml" {}
+
+compute "cluster" {
+  workspace     = workspace.ml.id
+  type          = "ray"
+  gpus_per_node = 0
+}
+
+run "leak" {
+  workspace        = workspace.ml.id
+  source_directory = "src"
+  script           = "leak.py"
+  compute          = compute.cluster.id
+  wait             = false
+  env_vars = {
+    TOKEN = var.token
+  }
+}
+'''
+
+LEAK = '''
+import os
+print("token=" + os.environ["TOKEN"], flush=True)
+'''
+
+
+def test_detached_ray_run_is_masked_when_refresh_collects_it_and_plan_warns(tmp_path):
+    """wait = false on Ray: a Ray Job.  Plan warns that its runtime_env is on the dashboard;
+    the refresh that collects it (no configuration values at hand) saves a masked log."""
+    import time
+
+    require_ray()
+    secret = "raysecret-0f9e/+8d7c"
+    w = Workdir(tmp_path / "w", env={"TRAINFORM_RAY_HEAD_CPUS": "2", "TRAINFORM_RAY_OBJECT_STORE_MB": "200",
+                                     "TRAINFORM_VAR_token": secret})
+    w.write("main.hcl", SECRET_CONFIG)
+    w.write("src/leak.py", LEAK)
+    try:
+        r = w.apply(timeout=900)
+        assert "Sensitive value visible on the Ray dashboard" in r.text and "submitted as a Ray Job" in r.text, r.text
+        p = w.plan("-no-color")  # the compute is known now: plan says it too
+        assert "Sensitive value visible on the Ray dashboard" in p.text and "wait = false" in p.text, p.text
+        for _ in range(120):
+            w.run("apply", "-refresh-only", "-auto-approve", "-no-color", check=True)
+            a = w.resource("run.leak")["attributes"]
+            if a["status"] != "running":
+                break
+            time.sleep(0.5)
+        assert a["status"] == "succeeded", a
+        saved = open(a["log_path"]).read()
+        assert "token=***" in saved and secret not in saved, saved
+        assert secret not in w.run("logs", "run.leak", check=True).out
+    finally:
+        w.run("destroy", "-auto-approve", "-no-color")

@@ -221,3 +221,44 @@ def test_mlflow_server_and_a_container_run(tmp_path, busybox, mlflow_server):
     # the server is reachable from the container: the run can log into the same MLflow run
     assert f"MLFLOW_RUN_ID={r.info.run_id}" in env and f"MLFLOW_TRACKING_URI={uri}" in env
     assert "trained" in _read(c.download_artifacts(r.info.run_id, "logs/attempt-1.log", str(tmp_path)))
+
+
+def test_secrets_stay_out_of_mlflow_and_the_tracking_uri_password_is_never_shown(tmp_path, mlflow_server):
+    """A sensitive argument is a param "(sensitive)", the logs in MLflow are masked, and a
+    password in the tracking URI is neither printed, nor kept in run records, nor left
+    unmasked in a log -- yet the run is finished in MLflow, also by a later refresh."""
+    from tests.integration.test_runs import _refresh_until_done
+
+    password, token = "uripw-7c1e55aa", "mlsecret-41d2e9f0"
+    uri = f"http://alice:{password}@127.0.0.1:{mlflow_server}"
+    script = 'env | grep ^MLFLOW_TRACKING_URI\nprintf "token=%s arg=%s\\n" "$TOKEN" "$2"\n'
+    hcl = textwrap.dedent('''
+        variable "token" {
+          type      = string
+          sensitive = true
+        }
+        ''') + config("process", run_block(args='["--token", var.token]', extra='  env_vars = {\n    TOKEN = var.token\n  }\n'))
+    wd = make_wd(tmp_path, {"main.hcl": hcl, "src/run.sh": script},
+                 extra_env={"MLFLOW_TRACKING_URI": uri, "TRAINFORM_VAR_token": token})
+    texts = [wd.apply().text]
+    wd.write("main.hcl", hcl.replace("  env_vars", "  wait = false\n  env_vars"))
+    wd.write("src/run.sh", script + "# a new execution\n")
+    texts.append(wd.apply().text)
+    assert _refresh_until_done(wd)["status"] == "succeeded"  # finished in MLflow by a refresh, another process
+    texts += [wd.run("runs", "-no-color", check=True).out, wd.run("runs", "-json", check=True).out,
+              wd.run("logs", "run.train", check=True).out]
+    c = _client(f"http://127.0.0.1:{mlflow_server}")
+    _, runs = _runs(f"http://127.0.0.1:{mlflow_server}", "exp")
+    assert len(runs) == 2
+    for i, r in enumerate(runs):
+        assert r.info.status == "FINISHED", i
+        assert r.data.params == {"token": "(sensitive)"}
+        log = _read(c.download_artifacts(r.info.run_id, "logs/attempt-1.log", str(tmp_path / f"dl{i}")))
+        assert "token=*** arg=***" in log and "MLFLOW_TRACKING_URI=***" in log, log
+        texts.append(log + json.dumps(r.data.tags) + r.info.run_name)
+    assert "alice:***@127.0.0.1" in texts[0]  # shown, without the password
+    for p in (tmp_path / "w").rglob("*"):
+        if p.is_file():
+            texts.append(p.read_bytes().decode("utf-8", "replace"))
+    for text in texts:
+        assert password not in text and token not in text, text[:2000]

@@ -3,8 +3,9 @@
 One configuration passes sensitive values into a workspace registry password,
 run env_vars (docker and process mode), run arguments, outputs, ``value``
 resources, locals (derived and encoded values) and a module.  It goes through
-init / validate / plan -out / show / apply / output / runs / logs / state /
-refresh / destroy on the real Docker Engine and an htpasswd-protected
+init / validate / plan -out / show / apply / output / runs (-json) / logs (-f, -attempt) /
+state / refresh / destroy, with a detached (``wait = false``) docker run collected by
+refresh and a process run whose first attempt fails (``max_retries``), on the real Docker Engine and an htpasswd-protected
 registry, and asserts that no secret -- raw or base64-, URL- or JSON-encoded --
 appears in:
 
@@ -12,7 +13,8 @@ appears in:
   for one sensitive output, as in Terraform);
 * any file under the working directory (state, backups, plan file, journal,
   run logs and records, caches, snapshots, crash logs) and ``.trainform/``;
-* the environment image (``docker history --no-trunc``, ``docker inspect``);
+* the environment image (``docker history --no-trunc``, ``docker inspect``), and the
+  name and labels of a run's container (``docker ps`` shows them to every docker user);
 * any process command line (``/proc/*/cmdline``) sampled during apply.
 
 The one place a secret *can* be seen is a run's ``arguments`` (as in every
@@ -166,6 +168,34 @@ run "process" {{
   }}
 }}
 
+run "detached" {{
+  workspace        = workspace.ml.id
+  experiment       = "leaks"
+  source_directory = "src"
+  command          = ["sh", "run.sh"]
+  arguments        = ["--key", var.arg_secret]
+  environment      = environment.bb.id
+  compute          = compute.local.id
+  wait             = false
+  env_vars = {{
+    TOKEN = var.token
+    REGPW = var.registry_password
+  }}
+}}
+
+run "retried" {{
+  workspace        = workspace.ml.id
+  experiment       = "leaks"
+  source_directory = "src"
+  command          = ["sh", "retry.sh"]
+  environment      = environment.host.id
+  compute          = compute.local.id
+  max_retries      = 1
+  env_vars = {{
+    TOKEN = var.token
+  }}
+}}
+
 value "direct" {{
   input            = var.token
   triggers_replace = var.mod_secret
@@ -214,6 +244,12 @@ def forms(secret: str) -> list[str]:
         json.dumps(secret)[1:-1], json.dumps(json.dumps(secret))[1:-1],
     })
 
+
+RETRY_SH = r"""
+printf 'token=%s\n' "$TOKEN"
+if [ ! -f outputs/tried ]; then touch outputs/tried; echo "failing with $TOKEN" >&2; exit 3; fi
+echo second attempt
+"""
 
 ALL = {"token": TOKEN, "arg": ARG_SECRET, "module": MOD_SECRET, "registry": REG_PASSWORD, "map": "mapsecret-77aa01"}
 
@@ -271,6 +307,7 @@ def test_no_secret_escapes(tmp_path, leak_registry, docker_client):
     wd.write("main.hcl", config(leak_registry))
     wd.write("mod/main.hcl", MODULE)
     wd.write("src/run.sh", RUN_SH)
+    wd.write("src/retry.sh", RETRY_SH)
     outputs: list[tuple[str, str]] = []
 
     def run(*args, ok=(0,)):
@@ -289,6 +326,17 @@ def test_no_secret_escapes(tmp_path, leak_registry, docker_client):
         r = run("apply", "-no-color", "tf.plan")
     assert sampler.samples > 5 and any("engine.cli.main apply" in line for line in sampler.seen)  # it watched the apply
     assert "token=***" in r.text and "bearer=***" in r.text and "regpw=***" in r.text, r.text  # printed, masked
+    # the detached container (wait = false): its name and labels are public (`docker ps`)
+    detached = wd.resource("run.detached")
+    container = docker_client.containers.get(detached["private"]["ident"])
+    public = json.dumps([container.name, container.labels])
+    run("logs", "-f", "run.detached")  # followed from the container until it ends
+    for _ in range(600):  # collected by a refresh, which has no configuration values
+        if wd.resource("run.detached")["attributes"]["status"] != "running":
+            break
+        run("refresh", "-no-color")
+    assert wd.resource("run.detached")["attributes"]["status"] == "succeeded"
+    assert wd.resource("run.retried")["attributes"]["attempts"] == 2
     run("output", "-no-color")
     run("output", "-json")
     # asking for one sensitive output by name is how a user reads it (as with terraform output NAME):
@@ -296,9 +344,11 @@ def test_no_secret_escapes(tmp_path, leak_registry, docker_client):
     asked = wd.run("output", "-raw", "token")
     assert asked.code == 0 and asked.out.rstrip("\n") == TOKEN, asked.text
     run("runs", "-no-color")
-    for addr in ("run.docker", "run.process"):
+    run("runs", "-json")
+    for addr in ("run.docker", "run.process", "run.detached", "run.retried"):
         r = run("logs", addr)
         assert "token=***" in r.out
+    assert "failing with ***" in run("logs", "-attempt", "1", "run.retried").out
     run("state", "list")
     for addr in ("run.docker", "run.process", "value.direct", "value.derived", "workspace.ml", "module.m.value.inner"):
         run("state", "show", addr)
@@ -323,6 +373,7 @@ def test_no_secret_escapes(tmp_path, leak_registry, docker_client):
     assert files > 10
     problems += [f"docker history shows {leak}" for leak in find_leaks(history)]
     problems += [f"docker inspect shows {leak}" for leak in find_leaks(inspect)]
+    problems += [f"a container name or label shows {leak}" for leak in find_leaks(public)]
     no_args = {k: v for k, v in ALL.items() if k != "arg"}
     for line in sampler.seen:
         problems += [f"a command line showed {leak}: {line[:80]}..." for leak in find_leaks(line, no_args)]

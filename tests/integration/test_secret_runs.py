@@ -117,18 +117,98 @@ def test_input_hash_is_keyed_and_a_new_key_is_a_clear_rerun_reason(tmp_path):
     assert wd.plan("-detailed-exitcode").code == 0
 
 
-def test_detached_process_run_output_is_masked_too(tmp_path):
-    from tests.integration.test_runs import _refresh_until_done
+def test_detached_run_output_is_masked_when_collected_later(tmp_path, mode):  # noqa: F811
+    """wait = false: the output is collected by a refresh, which has no configuration
+    values (docker: masked from the container's own Config.Env/Cmd, named by the
+    private state's targets; process: by the run's own filter); `logs -f` of the
+    running container is masked too."""
+    import subprocess
+    import sys
 
-    script = PRINT_SH + 'printf "env-has-filter-var=%s\\n" "${TRAINFORM_MASK_SECRETS:-no}"\n'
-    wd = make_wd(tmp_path, {"main.hcl": config("process", _run("[]", extra="  wait = false\n")), "src/run.sh": script}, _secret_env())
+    from tests.integration.test_runs import _env, _refresh_until_done
+
+    script = ('d=$(dirname "$TRAINFORM_METRICS_FILE")\n' + PRINT_SH + 'printf "env-has-filter-var=%s\\n" "${TRAINFORM_MASK_SECRETS:-no}"\n'
+              'while [ ! -f "$d/go" ]; do sleep 0.1; done\necho "late=$TOKEN"\n')
+    wd = make_wd(tmp_path, {"main.hcl": config(mode, _run("[var.token]", extra="  wait = false\n")), "src/run.sh": script}, _secret_env())
     r = wd.apply()
-    assert "Started detached" in r.out
+    assert "Started detached" in r.out and "may not be masked" not in r.text, r.text
+    a = attrs(wd)
+    follow = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "logs", "-f", "run.train"], cwd=wd.path, text=True,
+                              env=dict(os.environ, **_env()), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    open(os.path.join(os.path.dirname(a["outputs_path"]), "trainform", "go"), "w").close()
     a = _refresh_until_done(wd)
+    followed = follow.communicate(timeout=60)[0]
     assert a["status"] == "succeeded", a
     saved = Path(a["log_path"]).read_text()
-    assert "raw=***" in saved and "url=***" in saved and f"plain={PLAIN}" in saved, saved
+    shown = wd.run("logs", "run.train", check=True).out
+    for text in (saved, shown, followed):
+        assert "raw=***" in text and "arg=***" in text and "url=***" in text and "late=***" in text, text
+        assert f"plain={PLAIN}" in text
+        for form in _encodings(SECRET):
+            assert form not in text, (form, text)
     assert "env-has-filter-var=no" in saved  # the run does not see the filter's list of secrets
+    private = json.dumps(wd.resource("run.train")["private"])
+    assert "TOKEN" in private and SECRET not in private  # names, never values
+
+
+def test_sensitive_experiment_or_source_directory_is_refused_at_plan(tmp_path):
+    """experiment becomes the run id (printed, in state and outputs, directory and container
+    names) and the MLflow experiment name: a secret there would be shown everywhere."""
+    run = _run().replace('experiment       = "exp"', "experiment       = var.token")
+    wd = make_wd(tmp_path, {"main.hcl": config("process", run), "src/run.sh": PRINT_SH}, _secret_env())
+    r = wd.plan("-no-color")
+    assert r.code == 1 and "Sensitive value in experiment" in r.text and "env_vars" in r.text, r.text
+    assert SECRET not in r.text and not os.path.exists(os.path.join(wd.path, ".trainform", "workspaces"))
+    run = _run().replace('source_directory = "src"', 'source_directory = "${var.token == "x" ? "y" : "src"}"')
+    wd = make_wd(tmp_path / "b", {"main.hcl": config("process", run), "src/run.sh": PRINT_SH}, _secret_env())
+    r = wd.plan("-no-color")
+    assert r.code == 1 and "Sensitive value in source_directory" in r.text, r.text
+
+
+def test_refresh_that_records_a_change_keeps_sensitive_outputs_unchanged(tmp_path):
+    """A refresh-only apply evaluates outputs from state, where sensitive attributes are digests:
+    it used to store a digest of the digest, and the next plan showed the outputs as changed."""
+    from tests.integration.test_runs import _refresh_until_done
+
+    extra = textwrap.dedent("""
+        value "derived" {
+          input = { a = upper(var.token) }
+        }
+        output "derived" {
+          value     = value.derived.output
+          sensitive = true
+        }
+        """)
+    wd = make_wd(tmp_path, {"main.hcl": config("process", _run(extra="  wait = false\n")) + extra, "src/run.sh": "echo hi\n"},
+                 _secret_env())
+    wd.apply()
+    assert _refresh_until_done(wd)["status"] == "succeeded"  # a refresh that records the run's end
+    r = wd.plan("-detailed-exitcode", "-no-color")
+    assert r.code == 0, r.text
+    assert wd.run("output", "-json", check=True).out.count("sensitive") >= 1
+
+
+def test_run_adopted_after_kill9_is_masked_when_refresh_collects_it(tmp_path, mode):  # noqa: F811
+    """trainform killed mid-run (wait = true): the execution keeps running and the next
+    refresh -- which has no configuration values -- collects its log, masked."""
+    import signal
+
+    from tests.integration.test_run_adoption import Cli, go, run_dirs, wait_finished
+
+    script = ('d=$(dirname "$TRAINFORM_METRICS_FILE")\necho started\nwhile [ ! -f "$d/go" ]; do sleep 0.1; done\n'
+              + PRINT_SH + 'echo finished\n')
+    wd = make_wd(tmp_path, {"main.hcl": config(mode, _run("[var.token]")), "src/run.sh": script}, _secret_env())
+    cli = Cli(wd)
+    cli.wait_for("run.train: started")
+    os.killpg(cli.proc.pid, signal.SIGKILL)
+    cli.wait()
+    [run_dir] = run_dirs(wd)
+    go(run_dir)
+    wait_finished(mode, run_dir)
+    wd.run("refresh", "-no-color", check=True)
+    a = attrs(wd)
+    assert a["status"] == "succeeded", a
+    saved = Path(a["log_path"]).read_text()
+    assert "finished" in saved and "raw=***" in saved and "arg=***" in saved and f"plain={PLAIN}" in saved, saved
     for form in _encodings(SECRET):
         assert form not in saved, (form, saved)
-    assert SECRET not in wd.run("logs", "run.train", check=True).out
