@@ -441,6 +441,9 @@ def read_plan_file(path: str) -> Plan:
         plan = Plan.from_json(data["plan"])
         if not plan.options and "options" in data:  # written before options moved into the plan
             plan.options = data["options"]
+        if plan.config_hash and plan.config_files and config_hash(plan.config_files) != plan.config_hash:
+            # the snapshot is what apply runs: a damaged or edited one must not be applied as if reviewed
+            raise ValueError("its configuration snapshot does not match the checksum written with it (the file was damaged or edited)")
         return plan
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise _error("Failed to load the saved plan", f"{path} is not a readable trainform plan file: {e}.") from None
