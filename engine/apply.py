@@ -358,6 +358,9 @@ class Applier:
                 elif (OUTPUT, (), name) in done and name in self.s.root_outputs and not contains_unknown(value):
                     sens = isinstance(value, Sensitive) or self.s.config.module.outputs[name].sensitive
                     plain = to_plain(split_marks(unmark(value)))
+                    if plain is None:
+                        outs.pop(name, None)
+                        continue
                     outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
             if outs != self.state.outputs:
                 self.state.outputs = outs
@@ -377,6 +380,8 @@ class Applier:
                 if name in self.state.outputs and self.s.targets is not None:
                     outs[name] = self.state.outputs[name]  # not computable under -target: keep
                 continue
+            if plain is None:
+                continue  # as Terraform: a null output is not recorded (output -json omits it)
             outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
         self.state.outputs = outs
         self.journal.record_outputs(outs)

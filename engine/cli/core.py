@@ -275,7 +275,10 @@ def _confirm(destroy, color):
 def _print_outputs(session):
     from engine.values import Sensitive, contains_unknown
 
-    outs = session.root_outputs
+    from engine.values import to_plain
+
+    # null outputs are not recorded, so not shown (as Terraform)
+    outs = {k: v for k, v in session.root_outputs.items() if contains_unknown(v) or to_plain(v) is not None}
     if not outs or session.options.destroy:
         return
     click.echo("")

@@ -138,6 +138,11 @@ class Planner:
             unknown = contains_unknown(value)
             value_plain = to_plain(split_marks(unmark(value)))
             old = prior.get(name)
+            if value_plain is None and not unknown:
+                # Terraform keeps no null outputs: none is planned, one that becomes null is deleted
+                if old is not None:
+                    plan.output_changes.append(OutputChange(name, Action.DELETE, before=old.get("value"), sensitive=old.get("sensitive", False)))
+                continue
             if old is None:
                 action = Action.CREATE
             else:

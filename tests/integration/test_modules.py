@@ -325,3 +325,38 @@ def test_moved_into_module_instances_and_removed(tmp_path):
     r = wd.apply()
     assert "0 destroyed" in r.out and r.code == 0, r.text
     assert wd.state()["resources"] == []
+
+
+def test_null_outputs_are_not_recorded(tmp_path):
+    """As Terraform: an output whose value is null (a conditional module that is
+    off) is not planned, not shown, not in state nor `output -json`; one that
+    becomes null is deleted (`- o = "x" -> null`). Found by probing against
+    terraform 1.11 (trainform recorded and printed `maybe = null`)."""
+    wd = Workdir(tmp_path / "n")
+    wd.write("m/main.hcl", 'variable "label" {}\nvalue "r" {\n  input = var.label\n}\noutput "out" {\n  value = value.r.output\n}\n')
+    wd.write("main.hcl", '''
+        variable "on" {
+          default = false
+        }
+        module "maybe" {
+          source = "./m"
+          count  = var.on ? 1 : 0
+          label  = "maybe"
+        }
+        output "maybe" {
+          value = one(module.maybe[*].out)
+        }
+        output "other" {
+          value = "x"
+        }
+    ''')
+    r = wd.apply()
+    assert "maybe" not in r.out, r.out
+    assert "maybe" not in _outputs(wd) and "maybe" not in wd.state()["outputs"]
+    wd.apply("-var", "on=true")
+    assert _outputs(wd)["maybe"] == "maybe"
+    r = wd.plan("-var", "on=false")
+    assert '- maybe = "maybe" -> null' in r.out, r.out
+    wd.apply("-var", "on=false")
+    assert _outputs(wd) == {"other": "x"}
+    assert wd.plan("-detailed-exitcode").code == 0
