@@ -83,6 +83,7 @@ class Moved:
     from_: Endpoint
     to: Endpoint
     range: Range
+    module: tuple = ()  # the module the block is written in (static path): it applies in each of its instances
 
 
 @dataclass
@@ -193,7 +194,7 @@ def load_moved(block: ast.Block, module: tuple, d: Diagnostics) -> Moved | None:
     if str(src) == str(dst):
         d.error("Redundant move statement", f"This statement declares a move from {src} to the same address, which is the same as not declaring this move at all.", block.type_range)
         return None
-    return Moved(src, dst, block.type_range)
+    return Moved(src, dst, block.type_range, tuple(module))
 
 
 def load_removed(block: ast.Block, module: tuple, d: Diagnostics) -> Removed | None:

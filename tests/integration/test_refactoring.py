@@ -445,3 +445,77 @@ def test_removed_module_forgets_every_instance_and_destroy_ignores_imports(wd):
     assert "# value.keep will be destroyed" in r.out and "value.new" not in r.out
     wd.apply()
     assert sorted(ids(wd)) == ["value.keep", "value.new"]
+
+
+def test_moved_blocks_in_an_expanded_module_and_between_its_instances(wd):
+    """Found by probing against terraform 1.11 (same moves, terraform_data): a moved
+    block written inside a for_each/count module applies in each of its instances
+    (trainform re-created them), and a move between two instance keys of one call
+    (module.fe["y"] -> module.fe["z"]) is not "Moved object still exists" (trainform
+    refused it because the call is still declared)."""
+    wd.write("m/main.hcl", 'variable "label" {}\nvalue "r" {\n  input = var.label\n}\n')
+    wd.write("main.hcl", 'module "fe" {\n  source   = "./m"\n  for_each = toset(["x", "y"])\n  label    = each.key\n}\n'
+                         'module "old" {\n  source = "./m"\n  label  = "o"\n}\n')
+    wd.apply()
+    before = ids(wd)
+    wd.write("m/main.hcl", 'variable "label" {}\nvalue "r2" {\n  input = var.label\n}\nmoved {\n  from = value.r\n  to   = value.r2\n}\n')
+    wd.write("main.hcl", '''
+        module "fe" {
+          source   = "./m"
+          for_each = toset(["x", "z"])
+          label    = each.key == "z" ? "y" : each.key
+        }
+        moved {
+          from = module.fe["y"]
+          to   = module.fe["z"]
+        }
+        module "new" {
+          source = "./m"
+          count  = 1
+          label  = "o"
+        }
+        moved {
+          from = module.old
+          to   = module.new[0]
+        }
+    ''')
+    r = wd.plan()
+    assert r.code == 0, r.text
+    assert '# module.fe["x"].value.r has moved to module.fe["x"].value.r2' in r.out, r.out
+    assert '# module.fe["y"].value.r has moved to module.fe["z"].value.r2' in r.out
+    assert "# module.old.value.r has moved to module.new[0].value.r2" in r.out
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in r.out
+    wd.apply()
+    after = ids(wd)
+    assert after == {'module.fe["x"].value.r2': before['module.fe["x"].value.r'],
+                     'module.fe["z"].value.r2': before['module.fe["y"].value.r'],
+                     "module.new[0].value.r2": before["module.old.value.r"]}
+
+
+def test_removed_and_moved_inside_an_expanded_module_are_checked(wd):
+    """The "still exists" checks also see blocks written in a for_each module (they
+    were skipped: the static path module.fe has no key and the call has for_each);
+    terraform 1.11 refuses the removed one the same way."""
+    wd.write("main.hcl", 'module "fe" {\n  source   = "./m"\n  for_each = toset(["x"])\n}\n')
+    wd.write("m/main.hcl", '''
+        value "keep" {
+          input = 1
+        }
+        value "r" {
+          input = 2
+        }
+        removed {
+          from = value.r
+          lifecycle {
+            destroy = false
+          }
+        }
+        moved {
+          from = value.keep
+          to   = value.r
+        }
+    ''')
+    r = wd.run("validate", "-no-color")
+    assert r.code == 1, r.text
+    assert "Error: Removed resource still exists" in r.err and "module.fe.value.r was removed" in r.err, r.err
+    assert "Error: Moved object still exists" in r.err and "m/main.hcl:2:1" in r.err
