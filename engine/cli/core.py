@@ -356,7 +356,9 @@ def show_cmd(json_out, planfile):
         return
     from engine.cli.render import fmt_value
 
-    for inst in state.resources.values():
+    from engine.addrs import show_sort_key
+
+    for inst in sorted(state.resources.values(), key=lambda i: show_sort_key(i.address)):
         click.echo(f"# {inst.address}:" + (" (tainted)" if inst.status == "tainted" else ""))
         click.echo(f'{inst.type} "{inst.name}" {{')
         attrs = inst.attributes

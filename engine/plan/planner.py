@@ -10,7 +10,7 @@ The result is a plain-data :class:`Plan` that engine.apply executes.
 from __future__ import annotations
 
 from engine.addrs import Resource as AResource
-from engine.addrs import module_prefix, module_string, parse_module, split_step, static_path
+from engine.addrs import instance_sort_key, module_prefix, module_string, parse_module, split_step, static_path
 from engine.config.model import Resource
 from engine.diagnostics import Diagnostics
 from engine.evaluate import expand, instance_address, mark_paths, split_marks
@@ -105,7 +105,7 @@ class Planner:
         if self.options.refresh_only:
             plan.resource_changes = []
         else:
-            plan.resource_changes = [self._changes[a] for a in sorted(self._changes)]
+            plan.resource_changes = [self._changes[a] for a in sorted(self._changes, key=instance_sort_key)]
         self._plan_outputs(plan)
         return plan
 

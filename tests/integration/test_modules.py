@@ -360,3 +360,29 @@ def test_null_outputs_are_not_recorded(tmp_path):
     wd.apply("-var", "on=false")
     assert _outputs(wd) == {"other": "x"}
     assert wd.plan("-detailed-exitcode").code == 0
+
+
+def test_plan_and_state_list_order_is_terraforms(tmp_path):
+    """Plan text and `state list` in Terraform 1.11's order (checked with
+    terraform_data): root resources first, then modules by depth, count indexes by
+    number. Found by probing: modules came before the root, [10] before [2]."""
+    wd = Workdir(tmp_path / "o")
+    wd.write("m/main.hcl", 'value "r" {\n  input = 1\n}\n')
+    wd.write("main.hcl", '''
+        value "z" {
+          input = 1
+        }
+        value "a" {
+          count = 11
+          input = count.index
+        }
+        module "m" {
+          source = "./m"
+          count  = 11
+        }
+    ''')
+    expected = ([f"value.a[{i}]" for i in range(11)] + ["value.z"] + [f"module.m[{i}].value.r" for i in range(11)])
+    r = wd.plan()
+    assert [line.split()[1] for line in r.out.splitlines() if line.startswith("  # ")] == expected, r.out
+    wd.apply()
+    assert wd.run("state", "list", check=True).out.split() == expected
