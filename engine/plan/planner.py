@@ -18,7 +18,7 @@ from engine.graph import walk
 from engine.graph.nodes import RES, label_of
 from engine.plan.diff import changed_attrs, plain, propagate_sensitive, unknown_paths
 from engine.plan.model import Action, OutputChange, Plan, ResourceChange
-from engine.plan.refactor import apply_moves, check_statements, removed_for
+from engine.plan.refactor import apply_moves, check_instances_still_declared, check_statements, removed_for
 from engine.plan.refactor_import import import_specs
 from engine.plan.refresh import refresh, upgrade_states
 from engine.providers import PlanRequest, ValidateRequest
@@ -74,6 +74,12 @@ class Planner:
         result = walk(s.graph, fn, self.options.parallelism, sort_key=label_of, stop=s.stop, is_light=lambda n: n.is_light(self))
         if result.failed or self.session.diags.has_errors:
             plan.errored = True
+        if not (self.options.destroy or self.options.refresh_only or self.options.validate_only):
+            live = [a for a, c in self._changes.items() if c.action not in (Action.DELETE, Action.FORGET)]
+            still = check_instances_still_declared(s.config, live)
+            if still.has_errors:
+                s.diags.extend(still)
+                plan.errored = True
         self._finish_imports()
         # instances in state whose block (or module instance) is gone from the configuration
         known_blocks = {(cfg.prefix + key) for cfg in self.session.config.walk() for key in cfg.module.resources}

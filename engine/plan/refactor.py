@@ -20,7 +20,7 @@ from engine.addrs import deposed, module_string, parse_module, static_path
 from engine.config.refactoring import NO_KEY, Endpoint, Moved, Removed
 from engine.diagnostics import Diagnostics
 
-__all__ = ["apply_moves", "check_statements", "match_move", "move_state", "moved_statements", "removed_for"]
+__all__ = ["apply_moves", "check_instances_still_declared", "check_statements", "match_move", "move_state", "moved_statements", "removed_for"]
 
 
 def moved_statements(config) -> list[Moved]:
@@ -96,6 +96,33 @@ def check_statements(config) -> Diagnostics:
         if str(imp.to) in seen:
             d.error("Duplicate import configuration", f'An import block for the resource "{imp.to}" was already declared at {seen[str(imp.to)]}. A resource can have only one import block.', imp.range)
         seen.setdefault(str(imp.to), imp.range)
+    return d
+
+
+def check_instances_still_declared(config, addresses) -> Diagnostics:
+    """Plan-time half of "Moved object still exists", for statements whose ``from``
+    names an instance (``value.c[0]``, ``module.m["a"]``, ``module.m["a"].value.r``):
+    whether it still exists depends on count/for_each, so it is checked against the
+    instances the plan has for the configuration (``addresses``), as Terraform does
+    after expansion (found by probing: a move from a still-counted ``value.c[0]`` was
+    applied and the instance re-created)."""
+    from engine.addrs import AddressError, parse_instance
+
+    d = Diagnostics()
+    locs = []
+    for a in addresses:
+        try:
+            i = parse_instance(a)
+        except AddressError:
+            continue
+        locs.append((i.resource.module, i.resource.type, i.resource.name, i.key))
+    for m in moved_statements(config):
+        if not _names_instance(m.from_) or not any(match_move(m, loc) is not None for loc in locs):
+            continue
+        declared = _block_declared(config, m.from_, len(m.from_.module))
+        what = "module instance" if m.from_.is_module else ("resource instance" if m.from_.is_instance else "resource")
+        where = f" at {declared.range}" if declared is not None else ""
+        d.error("Moved object still exists", f"This statement declares a move from {m.from_}, but that {what} is still declared{where}.\n\nChange your configuration so that this {'instance' if m.from_.is_instance else what} will be declared as {m.to} instead.", m.from_.range)
     return d
 
 
