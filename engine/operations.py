@@ -161,6 +161,9 @@ class Operation:
         plan.options = {"targets": list(options.targets), "replace": list(options.replace), "refresh": options.refresh}
         self._sessions[id(plan)] = session
         diags = Diagnostics(list(self.warnings) + list(session.diags))
+        if options.targets and not diags.has_errors:
+            # as Terraform: a targeted plan says that it is partial
+            diags.warning("Resource targeting is in effect", TARGETING_WARNING)
         return plan, diags
 
     def write_plan(self, path: str, plan: Plan) -> None:
@@ -414,6 +417,19 @@ def _path_text(path) -> str:
 def _short(v) -> str:
     text = json.dumps(v, sort_keys=True, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+TARGETING_WARNING = (
+    "You are creating a plan with the -target option, which means that the result of this plan may not represent "
+    "all of the changes requested by the current configuration.\n\nThe -target option is not for routine use, and is "
+    "provided only for exceptional situations such as recovering from errors or mistakes, or when trainform "
+    "specifically suggests to use it as part of an error message.")
+TARGETED_APPLY_WARNING = (
+    "The plan was created with the -target option in effect, so some changes requested in the configuration may "
+    "have been ignored and the output values may not be fully updated. Run the following command to verify that no "
+    "other changes are pending:\n    trainform plan\n\nNote that the -target option is not suitable for routine use, "
+    "and is provided only for exceptional situations such as recovering from errors or mistakes, or when trainform "
+    "specifically suggests to use it as part of an error message.")
 
 
 # ---------------------------------------------------------------- plan files

@@ -231,6 +231,11 @@ def _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism,
             _restore_signals(old)
             events.close()
         diags = list(result.diagnostics) + [d for d in session.diags]
+        if (plan.options or {}).get("targets") and not result.failed:
+            from engine.diagnostics import warning
+            from engine.operations import TARGETED_APPLY_WARNING
+
+            diags.append(warning("Applied changes may be incomplete", TARGETED_APPLY_WARNING))
         if diags:
             click.echo("")
             print_diags(diags)

@@ -386,3 +386,17 @@ def test_plan_and_state_list_order_is_terraforms(tmp_path):
     assert [line.split()[1] for line in r.out.splitlines() if line.startswith("  # ")] == expected, r.out
     wd.apply()
     assert wd.run("state", "list", check=True).out.split() == expected
+
+
+def test_targeting_warns_as_terraform(tmp_path):
+    """A -target plan says it is partial ("Resource targeting is in effect") and a
+    targeted apply says its changes may be incomplete, as terraform 1.11 does (found
+    by probing: trainform said nothing)."""
+    wd = Workdir(tmp_path / "t")
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\nvalue "b" {\n  input = 2\n}\n')
+    r = wd.plan("-target", "value.a")
+    assert "Warning: Resource targeting is in effect" in r.err and "Plan: 1 to add" in r.out, r.text
+    r = wd.apply("-target", "value.a")
+    assert "Warning: Applied changes may be incomplete" in r.err and "    trainform plan" in r.err, r.text
+    r = wd.apply()
+    assert "Warning" not in r.text, r.text
