@@ -393,7 +393,9 @@ def evaluate_output(session, node) -> bool:
         scope = session.scopes[ip]
         out = scope.module.outputs[name]
         value, d = evaluate(out.expr, scope.ctx())
-        if not d.has_errors and contains_sensitive(value) and not out.sensitive:
+        # root outputs only, as Terraform: a module output keeps its value's marks, so a
+        # secret passed up is still refused (or masked) where it leaves the root module
+        if not ip and not d.has_errors and contains_sensitive(value) and not out.sensitive:
             d.error("Output refers to sensitive values", "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, trainform requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent.\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true", out.expr.range)
         if out.sensitive:
             value = Sensitive(value)
