@@ -452,7 +452,26 @@ class Planner:
                 continue
             if self.session.diags.has_errors:
                 break
-            self.session.diags.error("Configuration for import target does not exist", f"The configuration has no instance {address} to import into: check the instance key against the resource's count or for_each.", spec.range, address)
+            self._missing_import_target(address, spec)
+
+    def _missing_import_target(self, address: str, spec) -> None:
+        """The import names an instance the expanded configuration does not have: said
+        at its ``to`` (found by probing: the frame was on ``id``), and, for a resource
+        with count/for_each named without a key, as Terraform says it."""
+        from engine.addrs import AddressError, parse_instance
+
+        rng = spec.to_range or spec.range
+        try:
+            inst = parse_instance(address)
+        except AddressError:
+            inst = None
+        cfg = self.session.config.descendant(static_path(inst.resource.module)) if inst is not None else None
+        res = cfg.module.resources.get(inst.resource.key) if cfg is not None else None
+        if res is not None and inst.key is None and (res.count is not None or res.for_each is not None):
+            which, example = ("count", f"{address}[0]") if res.count is not None else ("for_each", f'{address}["key"]')
+            self.session.diags.error("Invalid import 'to' expression", f"The target resource is using {which}: name one of its instances, like {example}.", rng, address)
+            return
+        self.session.diags.error("Configuration for import target does not exist", f"The configuration has no instance {address} to import into: check the instance key against the resource's count or for_each.", rng, address)
 
     def _delete_change(self, inst, why: str | None, res: Resource | None = None) -> ResourceChange:
         ch = ResourceChange(address=inst.address, type=inst.type, name=inst.name, module=inst.module, index_key=inst.index_key,

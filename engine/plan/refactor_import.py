@@ -24,13 +24,14 @@ class ImportSpec:
     id: Any = None  # the id (a string) once known
     expr: Any = None  # import blocks: the id expression, evaluated when the target is planned
     range: Range | None = None
+    to_range: Range | None = None  # the block's ``to``: where a missing target is reported
 
 
 def import_specs(config, cli_imports) -> dict[str, ImportSpec]:
     out: dict[str, ImportSpec] = {}
     for imp in config.module.imports:
         a = str(imp.to)
-        out[a] = ImportSpec(a, expr=imp.id, range=imp.id.range)
+        out[a] = ImportSpec(a, expr=imp.id, range=imp.id.range, to_range=imp.to.range)
     for address, id_ in cli_imports or []:
         out[address] = ImportSpec(address, id=id_)
     return out
