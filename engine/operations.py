@@ -151,6 +151,11 @@ class Operation:
 
     def plan(self, options: PlanOptions) -> tuple[Plan, Diagnostics]:
         """Plan against the locked state; the Plan carries what a later apply needs."""
+        from engine.plan.targeting import check_addresses
+
+        bad = check_addresses(options.targets, options.replace)
+        if bad.has_errors:
+            return Plan(errored=True), bad
         session = self.session(options)
         plan = session.plan()
         if self.fresh:
