@@ -417,3 +417,30 @@ def test_module_output_of_a_secret_needs_no_sensitive_flag_but_stays_secret(tmp_
     assert "input  = (sensitive value)" in r.out and "hunter2" not in r.text, r.text
     with open(f"{wd.path}/trainform.tfstate") as f:
         assert "hunter2" not in f.read()
+
+
+def test_module_count_from_length_of_a_for_each_resource(tmp_path):
+    """`count = length(value.k)` and `for_each = value.k` over a for_each resource not
+    yet created plan, as in terraform 1.11 (the keys are known, the ids are not);
+    found by probing: "Invalid count argument"."""
+    wd = Workdir(tmp_path / "l")
+    wd.write("m/main.hcl", 'variable "label" {}\nvalue "r" {\n  input = var.label\n}\n')
+    wd.write("main.hcl", '''
+        value "k" {
+          for_each = toset(["a", "b"])
+          input    = each.key
+        }
+        module "n" {
+          source = "./m"
+          count  = length(value.k)
+          label  = "n${count.index}"
+        }
+        module "m" {
+          source   = "./m"
+          for_each = toset(keys(value.k))
+          label    = value.k[each.key].id
+        }
+    ''')
+    r = wd.apply()
+    assert "Resources: 6 added" in r.out, r.text
+    assert 'module.m["b"].value.r' in _addresses(wd) and "module.n[1].value.r" in _addresses(wd)

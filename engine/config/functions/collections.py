@@ -63,8 +63,15 @@ def _as_list(v, idx: int, what="list") -> list:
 # --------------------------------------------------------------------------- length & co
 
 
-@register("length", [Param("value", DYNAMIC)])
+@register("length", [Param("value", DYNAMIC, allow_unknown=True)])
 def _length(v):
+    """A known list or map has a known length even when some elements are unknown
+    (cty's rule): ``count = length(value.k)`` over a for_each resource plans, as in
+    Terraform (found by probing: it was "Invalid count argument")."""
+    from engine.values import UNKNOWN, Unknown, contains_unknown
+
+    if isinstance(v, Unknown) or (isinstance(v, (str, TSet)) and contains_unknown(v)):
+        return UNKNOWN  # an unknown string's length, or a set whose unknowns may collide
     if isinstance(v, str):
         from engine.config.functions.strings import graphemes
         return len(graphemes(v))
@@ -120,8 +127,13 @@ def _flatten_fn(lst):
     return out
 
 
-@register("keys", [Param("inputMap", DYNAMIC)])
+@register("keys", [Param("inputMap", DYNAMIC, allow_unknown=True)])
 def _keys(m):
+    """The keys of a known map are known whatever its values (as ``length``)."""
+    from engine.values import UNKNOWN, Unknown
+
+    if isinstance(m, Unknown):
+        return UNKNOWN
     if not isinstance(m, dict):
         raise FunctionError("must have map or object type", 0)
     ks = sorted(m.keys())
