@@ -440,7 +440,17 @@ def test_module_count_from_length_of_a_for_each_resource(tmp_path):
           for_each = toset(keys(value.k))
           label    = value.k[each.key].id
         }
+        module "o" {
+          source   = "./m"
+          for_each = merge({ a = "1" }, { b = value.k["a"].id })
+          label    = each.value
+        }
+        module "p" {
+          source = "./m"
+          count  = length(concat(["a"], [value.k["a"].id]))
+          label  = "p"
+        }
     ''')
     r = wd.apply()
-    assert "Resources: 6 added" in r.out, r.text
+    assert "Resources: 10 added" in r.out, r.text
     assert 'module.m["b"].value.r' in _addresses(wd) and "module.n[1].value.r" in _addresses(wd)

@@ -55,6 +55,10 @@ def test_unknown_arguments_make_unknown_results():
     assert call("length", [{"a": UNKNOWN, "b": 1}]) == 2
     assert call("keys", [{"b": UNKNOWN, "a": 1}]) == ["a", "b"]
     assert call("keys", [UNKNOWN]) is UNKNOWN
+    assert call("concat", [[1, UNKNOWN], [2]]) == [1, UNKNOWN, 2]
+    assert call("merge", [{"a": UNKNOWN}, {"b": 1}]) == {"a": UNKNOWN, "b": 1}
+    assert call("values", [{"b": UNKNOWN, "a": 1}]) == [1, UNKNOWN]
+    assert call("merge", [UNKNOWN, {"b": 1}]) is UNKNOWN and call("concat", [UNKNOWN, [1]]) is UNKNOWN
     # sensitive() accepts unknowns and marks them
     assert isinstance(call("sensitive", [UNKNOWN]), Sensitive)
 
