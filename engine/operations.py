@@ -445,12 +445,20 @@ def write_plan_file(path: str, plan: Plan) -> None:
         raise ValueError("a plan with sensitive variables is written by Operation.write_plan (it adds their digests)")
     data = {"kind": PLAN_FILE_KIND, "plan": plan.to_json()}
     tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        # found by probing: -out=DIR or a missing folder crashed and left DIR.tmp behind
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise _error("Failed to write plan file", f"The plan could not be saved to {path}: {e.strerror or e}. Nothing was changed; give -out a file path in an existing, writable folder.") from None
 
 
 def read_plan_file(path: str) -> Plan:

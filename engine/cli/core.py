@@ -133,7 +133,12 @@ def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars,
 
             click.echo(render_plan(plan, color=not no_color()), nl=False)
         if out:
-            op.write_plan(out, plan)
+            from engine.operations import OperationError
+
+            try:
+                op.write_plan(out, plan)
+            except OperationError as e:
+                fail(e.diagnostics)
             if not json_out:
                 click.echo("")
                 click.echo(f"Saved the plan to: {out}")

@@ -188,3 +188,14 @@ def test_damaged_plan_file_is_a_diagnostic_and_changes_nothing(wd, damage):
     assert "Error: Failed to load the saved plan" in r.err and "p is not a readable trainform plan file" in r.err, r.text
     assert "crashed" not in r.text and "Traceback" not in r.text
     assert _state_bytes(wd) == before
+
+
+def test_plan_out_to_an_unwritable_path_is_a_diagnostic(wd):
+    """Found by probing: -out=DIR (or a missing folder) crashed and left DIR.tmp."""
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\n')
+    os.makedirs(os.path.join(wd.path, "d"))
+    for out in ("d", "missing/p"):
+        r = wd.run("plan", "-no-color", f"-out={out}")
+        assert r.code == 1 and "Error: Failed to write plan file" in r.err, r.text
+        assert "crashed" not in r.text and "Traceback" not in r.text
+    assert not os.path.exists(os.path.join(wd.path, "d.tmp"))
