@@ -361,7 +361,7 @@ class Applier:
                     if plain is None:
                         outs.pop(name, None)
                         continue
-                    outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
+                    outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens, "type": _output_type(value, sens)}
             if outs != self.state.outputs:
                 self.state.outputs = outs
                 self.journal.record_outputs(outs)
@@ -382,9 +382,20 @@ class Applier:
                 continue
             if plain is None:
                 continue  # as Terraform: a null output is not recorded (output -json omits it)
-            outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
+            outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens, "type": _output_type(value, sens)}
         self.state.outputs = outs
         self.journal.record_outputs(outs)
+
+
+def _output_type(value, sensitive: bool):
+    """The value's type in Terraform's JSON form, kept in state for ``output -json``
+    (Terraform prints it; trainform printed none: found by probing). None for a
+    sensitive output: an object type would name its keys."""
+    if sensitive:
+        return None
+    from engine.config.types import cty_json_type, type_of
+
+    return cty_json_type(type_of(value))
 
 
 def _refers(block: str, address: str) -> bool:

@@ -450,6 +450,8 @@ def output_cmd(json_out, raw, name):
         out = {}
         for n, o in sorted(outputs.items()):
             out[n] = {"sensitive": bool(o.get("sensitive")), "value": None if o.get("sensitive") else o.get("value")}
+            if o.get("type") is not None:
+                out[n]["type"] = o["type"]
         click.echo(json.dumps(out, indent=2, sort_keys=True))
         return
     if not outputs:

@@ -454,3 +454,31 @@ def test_module_count_from_length_of_a_for_each_resource(tmp_path):
     r = wd.apply()
     assert "Resources: 10 added" in r.out, r.text
     assert 'module.m["b"].value.r' in _addresses(wd) and "module.n[1].value.r" in _addresses(wd)
+
+
+def test_output_json_has_terraforms_types(wd):
+    """`output -json` gives each output's type as terraform 1.11 does (checked with
+    terraform_data): module instances of a count call are a tuple, of a for_each call
+    an object; found by probing: trainform printed no type."""
+    wd.apply()
+    out = json.loads(wd.run("output", "-json", check=True).out)
+    assert out["accs"]["type"] == ["object", {"a": "number", "b": "number"}]
+    assert out["best"]["type"] == "string"
+    assert out["steps_a"]["type"] == ["tuple", ["string", "string"]]
+    wd.write("main.hcl", ROOT + '''
+        output "all" {
+          value = module.copy
+        }
+        output "typed" {
+          value = tolist(["x"])
+        }
+        output "secret" {
+          value     = { k = "v" }
+          sensitive = true
+        }
+    ''')
+    wd.apply()
+    out = json.loads(wd.run("output", "-json", check=True).out)
+    assert out["all"]["type"] == ["tuple", [["object", {"acc": "number", "steps": ["tuple", ["string", "string"]]}]]]
+    assert out["typed"]["type"] == ["list", "string"]
+    assert out["secret"] == {"sensitive": True, "value": None}  # not even its keys
