@@ -92,6 +92,9 @@ def _key(k: str) -> str:
     return k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", k) else json.dumps(k)
 
 
+_AS_REQUESTED = "will be replaced, as requested"
+
+
 def _header(c: ResourceChange) -> str:
     a = c.address
     if c.action == Action.FORGET:
@@ -109,6 +112,8 @@ def _header(c: ResourceChange) -> str:
     if c.action.is_replace:
         if c.tainted:
             return f"# {a} is tainted, so must be replaced"
+        if _AS_REQUESTED in c.reasons:
+            return f"# {a} {_AS_REQUESTED}"  # -replace: Terraform's header
         return f"# {a} must be replaced"
     if c.action == Action.READ:
         return f"# {a} will be read during apply"
@@ -122,7 +127,7 @@ def render_change(c: ResourceChange, p: Painter) -> str:
     if c.importing and c.action != Action.NOOP:
         lines.append(f"  # (imported from {json.dumps(c.importing.get('id'))})")
     for r in c.reasons:
-        if not (c.tainted and r.startswith("is tainted")):
+        if not (c.tainted and r.startswith("is tainted")) and r != _AS_REQUESTED:
             lines.append(f"  # ({r})")
     sym = c.action.symbol
     name_line = f'{c.type} "{c.name}"' if c.index_key is None else f'{c.type} "{c.name}"'
