@@ -194,7 +194,10 @@ class PlanGraphBuilder:
             node = ResourceNode(imp.to.module, f"{imp.to.type}.{imp.to.name}")
             if node not in b.graph:
                 continue
-            for ref in imp.id.references():
+            exprs = [imp.id] + [e for e in (imp.for_each, imp.key) if e is not None]
+            for ref in (r for e in exprs for r in e.references()):
+                if imp.for_each is not None and ref.root == "each":
+                    continue  # bound per element of the import's for_each
                 _check_special(ref, None, b.diags)
                 for dep in resolve_reference(self.config, ref, b.diags):
                     if dep != node:

@@ -238,6 +238,8 @@ class Planner:
             self.session.set_resource_values(scope, res, items)
             return True
         instances = expand(res, scope.ctx(), d, block_address)
+        if not (self.options.destroy or self.options.refresh_only or self.options.validate_only):
+            self._expand_imports(path, res, d)
         if instances is None:
             self.session.diags.extend(d)
             scope.values[res.type][res.name] = UNKNOWN
@@ -441,6 +443,19 @@ class Planner:
         if inst is not None:
             self._imported[address] = inst
         return inst
+
+    def _expand_imports(self, path: tuple, res: Resource, d: Diagnostics) -> None:
+        """Import blocks with for_each that target this resource (in module instance
+        ``path``) become specs now, before its instances are planned."""
+        from engine.plan.refactor_import import expand_import
+
+        for imp in self.session.config.module.imports:
+            if imp.for_each is not None and tuple(imp.to.module) == path and (imp.to.type, imp.to.name) == (res.type, res.name):
+                for spec in expand_import(self.session, imp, d):
+                    if spec.address in self.imports:
+                        d.error("Duplicate import configuration", f'An import block for "{spec.address}" was already declared. A resource can have only one import block.', imp.range)
+                        continue
+                    self.imports[spec.address] = spec
 
     def _finish_imports(self) -> None:
         """Imported objects join the prior state (apply's copy records them); an import

@@ -91,6 +91,8 @@ def check_statements(config) -> Diagnostics:
         if res is None:
             d.error("Configuration for import target does not exist", f'The configuration for the given import target {imp.to} does not exist. Declare {imp.to.type} "{imp.to.name}" in the configuration, or correct the address.', imp.to.range)
             continue
+        if imp.for_each is not None:
+            continue  # instances and duplicates are known once for_each is evaluated (plan time)
         if imp.to.key is not None and res.count is None and res.for_each is None:
             d.error("Invalid import address", f"{imp.to.block} has neither count nor for_each, so it has no instance {imp.to}: import to {imp.to.block}.", imp.to.range)
         if str(imp.to) in seen:

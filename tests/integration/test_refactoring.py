@@ -519,3 +519,52 @@ def test_removed_and_moved_inside_an_expanded_module_are_checked(wd):
     assert r.code == 1, r.text
     assert "Error: Removed resource still exists" in r.err and "module.fe.value.r was removed" in r.err, r.err
     assert "Error: Moved object still exists" in r.err and "m/main.hcl:2:1" in r.err
+
+
+def test_import_blocks_with_for_each(wd):
+    """Terraform 1.7+'s `import { for_each }` (checked with terraform 1.11 and
+    terraform_data): a map or set binds each.key/each.value, a list binds the index;
+    `to` takes the key from each; a key the resource does not have is "Configuration
+    for import target does not exist". Found by probing: 'Unsupported argument'."""
+    wd.write("main.hcl", '''
+        locals {
+          ids = { a = "id-1", b = "id-2" }
+        }
+        value "r" {
+          for_each = local.ids
+          input    = each.key
+        }
+        value "c" {
+          count = 2
+        }
+        import {
+          for_each = local.ids
+          to       = value.r[each.key]
+          id       = each.value
+        }
+        import {
+          for_each = ["x", "y"]
+          to       = value.c[each.key]
+          id       = each.value
+        }
+    ''')
+    r = wd.plan()
+    assert "Plan: 4 to import, 0 to add, 2 to change, 0 to destroy." in r.out, r.text
+    assert '# value.r["a"] will be updated in-place\n  # (imported from "id-1")' in r.out
+    assert "# value.c[1] will be imported" in r.out
+    wd.apply()
+    assert ids(wd) == {'value.r["a"]': "id-1", 'value.r["b"]': "id-2", "value.c[0]": "x", "value.c[1]": "y"}
+    assert wd.plan("-detailed-exitcode").code == 0
+    wd.write("main.hcl", '''
+        value "n" {
+          for_each = toset(["a"])
+        }
+        import {
+          for_each = toset(["a", "zz"])
+          to       = value.n[each.key]
+          id       = each.key
+        }
+    ''')
+    r = wd.plan()
+    assert r.code == 1 and "Error: Configuration for import target does not exist" in r.err and 'value.n["zz"]' in r.err, r.text
+    assert "on main.hcl line 7, in import" in r.err
