@@ -111,6 +111,9 @@ def check_instances_still_declared(config, addresses) -> Diagnostics:
     from engine.addrs import AddressError, parse_instance
 
     d = Diagnostics()
+    statements = [m for m in moved_statements(config) if _names_instance(m.from_)]
+    if not statements:
+        return d
     locs = []
     for a in addresses:
         try:
@@ -118,8 +121,8 @@ def check_instances_still_declared(config, addresses) -> Diagnostics:
         except AddressError:
             continue
         locs.append((i.resource.module, i.resource.type, i.resource.name, i.key))
-    for m in moved_statements(config):
-        if not _names_instance(m.from_) or not any(match_move(m, loc) is not None for loc in locs):
+    for m in statements:
+        if not any(match_move(m, loc) is not None for loc in locs):
             continue
         declared = _block_declared(config, m.from_, len(m.from_.module))
         what = "module instance" if m.from_.is_module else ("resource instance" if m.from_.is_instance else "resource")
