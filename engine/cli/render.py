@@ -122,13 +122,14 @@ def _header(c: ResourceChange) -> str:
 
 def render_change(c: ResourceChange, p: Painter) -> str:
     lines = ["  " + p.bold(_header(c))]
+    origin = []
     if c.previous_address and c.action != Action.NOOP:
-        lines.append(f"  # (moved from {c.previous_address})")
+        origin.append(f"  # (moved from {c.previous_address})")
     if c.importing and c.action != Action.NOOP:
-        lines.append(f"  # (imported from {json.dumps(c.importing.get('id'))})")
-    for r in c.reasons:
-        if not (c.tainted and r.startswith("is tainted")) and r != _AS_REQUESTED:
-            lines.append(f"  # ({r})")
+        origin.append(f"  # (imported from {json.dumps(c.importing.get('id'))})")
+    reasons = [f"  # ({r})" for r in c.reasons if not (c.tainted and r.startswith("is tainted")) and r != _AS_REQUESTED]
+    # Terraform's order: a deletion's "(because ...)" belongs to its header, before "(moved from ...)"
+    lines += reasons + origin if c.action == Action.DELETE else origin + reasons
     sym = c.action.symbol
     name_line = f'{c.type} "{c.name}"' if c.index_key is None else f'{c.type} "{c.name}"'
     lines.append(f"{p.sym(sym.rjust(3))} {name_line} {{")

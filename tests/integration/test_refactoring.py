@@ -568,3 +568,17 @@ def test_import_blocks_with_for_each(wd):
     r = wd.plan()
     assert r.code == 1 and "Error: Configuration for import target does not exist" in r.err and 'value.n["zz"]' in r.err, r.text
     assert "on main.hcl line 7, in import" in r.err
+
+
+def test_move_to_an_instance_not_in_configuration_reads_as_terraform(wd):
+    """Moving onto module.c[5] of a count = 1 call: the object moves, then is destroyed
+    because module.c[5] is not in configuration; the lines come in terraform 1.11's
+    order (found by probing: "(moved from)" came before "(because ...)")."""
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\n')
+    wd.apply()
+    wd.write("m/main.hcl", 'value "r" {\n  input = 1\n}\n')
+    wd.write("main.hcl", 'module "c" {\n  source = "./m"\n  count  = 1\n}\nmoved {\n  from = value.a\n  to   = module.c[5].value.r\n}\n')
+    r = wd.plan()
+    assert ("  # module.c[5].value.r will be destroyed\n  # (because module.c[5] is not in configuration)\n"
+            "  # (moved from value.a)\n") in r.out, r.out
+    assert "Plan: 1 to add, 0 to change, 1 to destroy." in r.out
