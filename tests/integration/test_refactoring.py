@@ -582,3 +582,17 @@ def test_move_to_an_instance_not_in_configuration_reads_as_terraform(wd):
     assert ("  # module.c[5].value.r will be destroyed\n  # (because module.c[5] is not in configuration)\n"
             "  # (moved from value.a)\n") in r.out, r.out
     assert "Plan: 1 to add, 0 to change, 1 to destroy." in r.out
+
+
+def test_import_command_into_a_for_each_module_instance(wd):
+    """`trainform import 'module.c["a"].value.r' ID` works as `terraform import` does
+    (found by probing: "Configuration for import target does not exist"); a key the call
+    does not have is refused; the command's own targeting does not warn."""
+    wd.write("m/main.hcl", 'value "r" {\n  input = 1\n}\n')
+    wd.write("main.hcl", 'module "c" {\n  source   = "./m"\n  for_each = toset(["a", "b"])\n}\n')
+    r = wd.run("import", "-no-color", 'module.c["a"].value.r', "my-id")
+    assert r.code == 0 and "Import successful!" in r.out, r.text
+    assert "Warning" not in r.text
+    assert ids(wd) == {'module.c["a"].value.r': "my-id"}
+    r = wd.run("import", "-no-color", 'module.c["z"].value.r', "other")
+    assert r.code == 1 and 'no instance module.c["z"].value.r' in r.err, r.text
