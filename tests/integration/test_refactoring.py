@@ -596,3 +596,13 @@ def test_import_command_into_a_for_each_module_instance(wd):
     assert ids(wd) == {'module.c["a"].value.r': "my-id"}
     r = wd.run("import", "-no-color", 'module.c["z"].value.r', "other")
     assert r.code == 1 and 'no instance module.c["z"].value.r' in r.err, r.text
+
+
+def test_state_mv_onto_itself_says_so(wd):
+    """Found by probing: `state mv X X` said X "does not match anything in the current
+    state" while X is there; terraform refuses it because the destination is taken."""
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\n')
+    wd.apply()
+    r = wd.run("state", "mv", "-no-color", "value.a", "value.a")
+    assert r.code == 1 and "the destination is the source itself" in r.err and "does not match" not in r.err, r.text
+    assert wd.resource("value.a") is not None
