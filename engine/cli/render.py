@@ -350,7 +350,8 @@ def plan_json(plan: Plan) -> dict:
     "update"|"delete", before, after).
 
     Each resource change: ``address``, ``module`` ("" for root), ``type``,
-    ``name``, ``index_key``, ``dependencies``, ``tainted``, ``reasons`` (human
+    ``name``, ``index_key``, Terraform's ``mode`` ("managed"), ``module_address``
+    (absent for root) and ``index`` (absent without a key), ``dependencies``, ``tainted``, ``reasons`` (human
     reasons, display only) joined in ``action_reason``, and ``change``:
     ``actions`` (["no-op"], ["create"], ["update"], ["delete"],
     ["delete", "create"] or ["create", "delete"]), ``before``/``after``
@@ -379,6 +380,13 @@ def plan_json(plan: Plan) -> dict:
         }
         rc["action_reason"] = "; ".join(rc.get("reasons", []))
         rc.pop("private", None)
+        # Terraform's names too, so jq filters written for `terraform show -json` work
+        # (found by probing: module_address/index/mode were missing)
+        rc["mode"] = "managed"
+        if rc.get("module"):
+            rc["module_address"] = rc["module"]
+        if rc.get("index_key") is not None:
+            rc["index"] = rc["index_key"]
     return d
 
 

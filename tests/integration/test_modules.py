@@ -482,3 +482,12 @@ def test_output_json_has_terraforms_types(wd):
     assert out["all"]["type"] == ["tuple", [["object", {"acc": "number", "steps": ["tuple", ["string", "string"]]}]]]
     assert out["typed"]["type"] == ["list", "string"]
     assert out["secret"] == {"sensitive": True, "value": None}  # not even its keys
+
+
+def test_plan_json_has_terraforms_module_address_and_index(wd):
+    """`plan -json` resource changes carry terraform's module_address/index/mode (found
+    by probing `show -json` side by side: jq filters on them matched nothing)."""
+    changes = {c["address"]: c for c in wd.plan_json()["resource_changes"]}
+    c = changes['module.trial["a"].module.step[1].value.s']
+    assert c["module_address"] == 'module.trial["a"].module.step[1]' and c["mode"] == "managed" and "index" not in c
+    assert changes["module.copy[0].value.score"]["module_address"] == "module.copy[0]"
