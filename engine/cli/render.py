@@ -189,7 +189,7 @@ def render_change(c: ResourceChange, p: Painter) -> str:
     return "\n".join(lines)
 
 
-def nested_map_diff(before: dict, after: dict, indent: int, p: Painter) -> str:
+def nested_map_diff(before: dict, after: dict, indent: int, p: Painter, word: str = "element") -> str:
     """A changed map/object attribute, key by key, as Terraform shows it.
 
     deepdiff finds which keys changed (added, removed, or changed anywhere
@@ -214,7 +214,7 @@ def nested_map_diff(before: dict, after: dict, indent: int, p: Painter) -> str:
             lines.append(f"{pad}{p.sym('~')} {kk} = {fmt_value(before[k], indent + 4)} -> {fmt_value(after[k], indent + 4)}")
     hidden = len(keys) - len(shown)
     if hidden:
-        lines.append(f"{' ' * (indent + 4)}# ({hidden} unchanged element{'s' if hidden != 1 else ''} hidden)")
+        lines.append(f"{' ' * (indent + 4)}# ({hidden} unchanged {word}{'s' if hidden != 1 else ''} hidden)")
     lines.append(" " * indent + "}")
     return "\n".join(lines)
 
@@ -334,6 +334,11 @@ def _render_outputs(plan: Plan, p: Painter) -> list[str]:
             lines.append(f"  {p.sym('+')} {o.name.ljust(width)} = {after}")
         elif o.action == Action.DELETE:
             lines.append(f"  {p.sym('-')} {o.name.ljust(width)} = {before} -> null")
+        elif not (o.sensitive or o.after_unknown) and isinstance(o.before, dict) and isinstance(o.after, dict) and o.before and o.after:
+            # key by key, as Terraform (found by probing: the whole map was printed twice)
+            lines.append(f"  {p.sym('~')} {o.name.ljust(width)} = {nested_map_diff(o.before, o.after, 4, p, 'attribute')}")
+        elif not (o.sensitive or o.after_unknown) and _scalar_list(o.before) and _scalar_list(o.after):
+            lines.append(f"  {p.sym('~')} {o.name.ljust(width)} = {nested_list_diff(o.before, o.after, 4, p)}")
         else:
             lines.append(f"  {p.sym('~')} {o.name.ljust(width)} = {before} -> {after}")
     return lines

@@ -491,3 +491,13 @@ def test_plan_json_has_terraforms_module_address_and_index(wd):
     c = changes['module.trial["a"].module.step[1].value.s']
     assert c["module_address"] == 'module.trial["a"].module.step[1]' and c["mode"] == "managed" and "index" not in c
     assert changes["module.copy[0].value.score"]["module_address"] == "module.copy[0]"
+
+
+def test_changed_map_output_is_shown_key_by_key(tmp_path):
+    """Changes to Outputs shows a changed object output key by key, as terraform 1.11
+    (found by probing: the whole value was printed before and after)."""
+    wd = Workdir(tmp_path / "o")
+    wd.write("main.hcl", 'variable "v" {\n  default = "x"\n}\noutput "o" {\n  value = { a = var.v, b = "same", l = [1, 2] }\n}\n')
+    wd.apply()
+    r = wd.plan("-var", "v=y")
+    assert '  ~ o = {\n      ~ a = "x" -> "y"\n        # (2 unchanged attributes hidden)\n    }\n' in r.out, r.out
