@@ -192,3 +192,42 @@ def parse_instance(text: str) -> Instance:
         raise AddressError(f"invalid resource address {text!r}: expected [module.NAME[KEY].]TYPE.NAME[KEY]")
     key = names[2].value if len(names) == 3 else None
     return Instance(Resource(tuple(module), names[0], names[1]), key)
+
+
+def _key_sort(key: Any) -> tuple:
+    """Terraform's instance key order: no key, then count indexes by number, then strings."""
+    if key is None:
+        return (0, 0, "")
+    if isinstance(key, int) and not isinstance(key, bool):
+        return (1, key, "")
+    return (2, 0, str(key))
+
+
+def instance_sort_key(address: str) -> tuple:
+    """Sort resource instance addresses as Terraform lists them in a plan: root
+    module first, then by module depth, module steps by name and key (``[2]``
+    before ``[10]``), then type, name and key; a deposed object after its current
+    one.  Plain string order put every module before the root and ``a[10]``
+    before ``a[2]`` (found by probing the plan text against terraform 1.11)."""
+    if "[" not in address and " " not in address and not address.startswith("module."):
+        typ, _, name = address.partition(".")  # the common case, without parsing (plan of 10,000)
+        return (0, (), typ, name, (0, 0, ""), "", 0)
+    base, dep = (address[: -len(" (deposed)")], 1) if address.endswith(" (deposed)") else (address, 0)
+    try:
+        inst = parse_instance(base)
+    except AddressError:
+        return (1 << 30, (), "", "", (), address, dep)
+    steps = tuple((name, _key_sort(key)) for name, key in map(split_step, inst.resource.module))
+    return (len(steps), steps, inst.resource.type, inst.resource.name, _key_sort(inst.key), "", dep)
+
+
+def show_sort_key(address: str) -> tuple:
+    """The order of ``show``: Terraform lists the state's modules by their address
+    text (``module.a[10]`` before ``module.a[1]``, a module before its children),
+    and within one module resources by type, name and key (``[2]`` before ``[10]``)."""
+    base = address[: -len(" (deposed)")] if address.endswith(" (deposed)") else address
+    try:
+        inst = parse_instance(base)
+    except AddressError:
+        return ("\uffff", "", "", (), address)
+    return (module_string(inst.resource.module), inst.resource.type, inst.resource.name, _key_sort(inst.key), address)

@@ -359,7 +359,10 @@ class Applier:
                 elif (OUTPUT, (), name) in done and name in self.s.root_outputs and not contains_unknown(value):
                     sens = isinstance(value, Sensitive) or self.s.config.module.outputs[name].sensitive
                     plain = to_plain(split_marks(unmark(value)))
-                    outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
+                    if plain is None:
+                        outs.pop(name, None)
+                        continue
+                    outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens, "type": _output_type(value, sens)}
             if outs != self.state.outputs:
                 self.state.outputs = outs
                 self.journal.record_outputs(outs)
@@ -378,13 +381,15 @@ class Applier:
                 if name in self.state.outputs and self.s.targets is not None:
                     outs[name] = self.state.outputs[name]  # not computable under -target: keep
                 continue
+            if plain is None:
+                continue  # as Terraform: a null output is not recorded (output -json omits it)
             if sens and _holds_digest(plain) and name in self.state.outputs:
                 # computed from a sensitive attribute that state keeps only as a digest (a refresh-only
                 # apply reads resources from state, not from the configuration): a digest of a digest
                 # would make the next plan show the output as changed; the prior digest is still right
                 outs[name] = self.state.outputs[name]
                 continue
-            outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens}
+            outs[name] = {"value": secrets.digest(plain) if sens else plain, "sensitive": sens, "type": _output_type(value, sens)}
         self.state.outputs = outs
         self.journal.record_outputs(outs)
 
@@ -398,6 +403,17 @@ def _holds_digest(v) -> bool:
     if isinstance(v, list):
         return any(_holds_digest(x) for x in v)
     return isinstance(v, str) and secrets.is_digest(v)
+
+
+def _output_type(value, sensitive: bool):
+    """The value's type in Terraform's JSON form, kept in state for ``output -json``
+    (Terraform prints it; trainform printed none: found by probing). None for a
+    sensitive output: an object type would name its keys."""
+    if sensitive:
+        return None
+    from engine.config.types import cty_json_type, type_of
+
+    return cty_json_type(type_of(value))
 
 
 def _refers(block: str, address: str) -> bool:

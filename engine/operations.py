@@ -150,6 +150,11 @@ class Operation:
 
     def plan(self, options: PlanOptions) -> tuple[Plan, Diagnostics]:
         """Plan against the locked state; the Plan carries what a later apply needs."""
+        from engine.plan.targeting import check_addresses
+
+        bad = check_addresses(options.targets, options.replace)
+        if bad.has_errors:
+            return Plan(errored=True), bad
         session = self.session(options)
         plan = session.plan()
         if self.fresh:
@@ -160,6 +165,9 @@ class Operation:
         plan.options = {"targets": list(options.targets), "replace": list(options.replace), "refresh": options.refresh}
         self._sessions[id(plan)] = session
         diags = Diagnostics(list(self.warnings) + list(session.diags))
+        if options.targets and not diags.has_errors:
+            # as Terraform: a targeted plan says that it is partial
+            diags.warning("Resource targeting is in effect", TARGETING_WARNING)
         return plan, diags
 
     def write_plan(self, path: str, plan: Plan) -> None:
@@ -417,6 +425,19 @@ def _short(v) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+TARGETING_WARNING = (
+    "You are creating a plan with the -target option, which means that the result of this plan may not represent "
+    "all of the changes requested by the current configuration.\n\nThe -target option is not for routine use, and is "
+    "provided only for exceptional situations such as recovering from errors or mistakes, or when trainform "
+    "specifically suggests to use it as part of an error message.")
+TARGETED_APPLY_WARNING = (
+    "The plan was created with the -target option in effect, so some changes requested in the configuration may "
+    "have been ignored and the output values may not be fully updated. Run the following command to verify that no "
+    "other changes are pending:\n    trainform plan\n\nNote that the -target option is not suitable for routine use, "
+    "and is provided only for exceptional situations such as recovering from errors or mistakes, or when trainform "
+    "specifically suggests to use it as part of an error message.")
+
+
 # ---------------------------------------------------------------- plan files
 
 def write_plan_file(path: str, plan: Plan) -> None:
@@ -425,12 +446,20 @@ def write_plan_file(path: str, plan: Plan) -> None:
         raise ValueError("a plan with sensitive variables is written by Operation.write_plan (it adds their digests)")
     data = {"kind": PLAN_FILE_KIND, "plan": plan.to_json()}
     tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        # found by probing: -out=DIR or a missing folder crashed and left DIR.tmp behind
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise _error("Failed to write plan file", f"The plan could not be saved to {path}: {e.strerror or e}. Nothing was changed; give -out a file path in an existing, writable folder.") from None
 
 
 def read_plan_file(path: str) -> Plan:
@@ -442,6 +471,9 @@ def read_plan_file(path: str) -> Plan:
         plan = Plan.from_json(data["plan"])
         if not plan.options and "options" in data:  # written before options moved into the plan
             plan.options = data["options"]
+        if plan.config_hash and plan.config_files and config_hash(plan.config_files) != plan.config_hash:
+            # the snapshot is what apply runs: a damaged or edited one must not be applied as if reviewed
+            raise ValueError("its configuration snapshot does not match the checksum written with it (the file was damaged or edited)")
         return plan
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise _error("Failed to load the saved plan", f"{path} is not a readable trainform plan file: {e}.") from None

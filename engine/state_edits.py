@@ -55,6 +55,9 @@ def move_instances(state, src: str, dst: str) -> list:
         problem = "a module can move only to another module, and a resource only to another resource"
     elif not s.is_module and s.type != t.type:
         problem = "resource types do not match"
+    elif str(s) == str(t):
+        # found by probing: said "does not match anything" for an address that is in state
+        problem = "the destination is the source itself; there is already an object at that address"
     if problem:
         raise _error("Invalid state move request", f"Cannot move {src} to {dst}: {problem}.")
     moved, conflicts = move_state(state, [Moved(s, t, None)])

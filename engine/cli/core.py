@@ -137,7 +137,12 @@ def plan_cmd(targets, replace, refresh, refresh_only, parallelism, input_, vars,
 
             click.echo(render_plan(plan, color=not no_color()), nl=False)
         if out:
-            op.write_plan(out, plan)
+            from engine.operations import OperationError
+
+            try:
+                op.write_plan(out, plan)
+            except OperationError as e:
+                fail(e.diagnostics)
             if not json_out:
                 click.echo("")
                 click.echo(f"Saved the plan to: {out}")
@@ -235,6 +240,11 @@ def _apply_common(destroy, targets, replace, refresh, refresh_only, parallelism,
             _restore_signals(old)
             events.close()
         diags = list(result.diagnostics) + [d for d in session.diags]
+        if (plan.options or {}).get("targets") and not result.failed:
+            from engine.diagnostics import warning
+            from engine.operations import TARGETED_APPLY_WARNING
+
+            diags.append(warning("Applied changes may be incomplete", TARGETED_APPLY_WARNING))
         if diags:
             click.echo("")
             print_diags(diags)
@@ -279,7 +289,10 @@ def _confirm(destroy, color):
 def _print_outputs(session):
     from engine.values import Sensitive, contains_unknown
 
-    outs = session.root_outputs
+    from engine.values import to_plain
+
+    # null outputs are not recorded, so not shown (as Terraform)
+    outs = {k: v for k, v in session.root_outputs.items() if contains_unknown(v) or to_plain(v) is not None}
     if not outs or session.options.destroy:
         return
     click.echo("")
@@ -357,7 +370,9 @@ def show_cmd(json_out, planfile):
         return
     from engine.cli.render import fmt_value
 
-    for inst in state.resources.values():
+    from engine.addrs import show_sort_key
+
+    for inst in sorted(state.resources.values(), key=lambda i: show_sort_key(i.address)):
         click.echo(f"# {inst.address}:" + (" (tainted)" if inst.status == "tainted" else ""))
         click.echo(f'{inst.type} "{inst.name}" {{')
         attrs = inst.attributes
@@ -439,6 +454,8 @@ def output_cmd(json_out, raw, name):
         out = {}
         for n, o in sorted(outputs.items()):
             out[n] = {"sensitive": bool(o.get("sensitive")), "value": None if o.get("sensitive") else o.get("value")}
+            if o.get("type") is not None:
+                out[n]["type"] = o["type"]
         click.echo(json.dumps(out, indent=2, sort_keys=True))
         return
     if not outputs:

@@ -31,7 +31,7 @@ def _error(summary: str, detail: str):
 @click.argument("import_id", metavar="ID")
 def import_cmd(vars, var_files, lock, lock_timeout, input_, address, import_id):
     """Import an existing object (an image, a recorded run...) into the state at ADDR."""
-    from engine.addrs import AddressError, parse_instance
+    from engine.addrs import AddressError, parse_instance, static_path
     from engine.plan.model import PlanOptions
 
     try:
@@ -43,7 +43,9 @@ def import_cmd(vars, var_files, lock, lock_timeout, input_, address, import_id):
     try:
         if address in op.state.resources:
             _error("Resource already managed by trainform", f"trainform is already managing a remote object for {address}. To import to this address you must first remove the existing object from the state.")
-        cfg = op.config.descendant(inst.resource.module)
+        # the configuration of module.m["a"] is module.m's (found by probing: an import into
+        # an instance of a for_each module said its configuration did not exist)
+        cfg = op.config.descendant(static_path(inst.resource.module))
         res = cfg.module.resources.get(inst.resource.key) if cfg is not None else None
         if res is None:
             r = inst.resource
@@ -51,6 +53,8 @@ def import_cmd(vars, var_files, lock, lock_timeout, input_, address, import_id):
         base = op.state.copy()  # the plan adjusts the state in place (moves, refresh); keep only the import
         click.echo(f'{address}: Importing from ID "{import_id}"...')
         plan, diags = op.plan(PlanOptions(targets=[address], imports=[(address, import_id)], refresh=False))
+        # the targeting is this command's own doing, not the user's
+        diags = Diagnostics([x for x in diags if x.summary != "Resource targeting is in effect"])
         if diags.has_errors or plan.errored:
             print_diags(diags)
             raise SystemExit(1)

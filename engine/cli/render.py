@@ -92,6 +92,9 @@ def _key(k: str) -> str:
     return k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", k) else json.dumps(k)
 
 
+_AS_REQUESTED = "will be replaced, as requested"
+
+
 def _header(c: ResourceChange) -> str:
     a = c.address
     if c.action == Action.FORGET:
@@ -109,6 +112,8 @@ def _header(c: ResourceChange) -> str:
     if c.action.is_replace:
         if c.tainted:
             return f"# {a} is tainted, so must be replaced"
+        if _AS_REQUESTED in c.reasons:
+            return f"# {a} {_AS_REQUESTED}"  # -replace: Terraform's header
         return f"# {a} must be replaced"
     if c.action == Action.READ:
         return f"# {a} will be read during apply"
@@ -117,13 +122,14 @@ def _header(c: ResourceChange) -> str:
 
 def render_change(c: ResourceChange, p: Painter) -> str:
     lines = ["  " + p.bold(_header(c))]
+    origin = []
     if c.previous_address and c.action != Action.NOOP:
-        lines.append(f"  # (moved from {c.previous_address})")
+        origin.append(f"  # (moved from {c.previous_address})")
     if c.importing and c.action != Action.NOOP:
-        lines.append(f"  # (imported from {json.dumps(c.importing.get('id'))})")
-    for r in c.reasons:
-        if not (c.tainted and r.startswith("is tainted")):
-            lines.append(f"  # ({r})")
+        origin.append(f"  # (imported from {json.dumps(c.importing.get('id'))})")
+    reasons = [f"  # ({r})" for r in c.reasons if not (c.tainted and r.startswith("is tainted")) and r != _AS_REQUESTED]
+    # Terraform's order: a deletion's "(because ...)" belongs to its header, before "(moved from ...)"
+    lines += reasons + origin if c.action == Action.DELETE else origin + reasons
     sym = c.action.symbol
     name_line = f'{c.type} "{c.name}"' if c.index_key is None else f'{c.type} "{c.name}"'
     lines.append(f"{p.sym(sym.rjust(3))} {name_line} {{")
@@ -183,7 +189,7 @@ def render_change(c: ResourceChange, p: Painter) -> str:
     return "\n".join(lines)
 
 
-def nested_map_diff(before: dict, after: dict, indent: int, p: Painter) -> str:
+def nested_map_diff(before: dict, after: dict, indent: int, p: Painter, word: str = "element") -> str:
     """A changed map/object attribute, key by key, as Terraform shows it.
 
     deepdiff finds which keys changed (added, removed, or changed anywhere
@@ -208,7 +214,7 @@ def nested_map_diff(before: dict, after: dict, indent: int, p: Painter) -> str:
             lines.append(f"{pad}{p.sym('~')} {kk} = {fmt_value(before[k], indent + 4)} -> {fmt_value(after[k], indent + 4)}")
     hidden = len(keys) - len(shown)
     if hidden:
-        lines.append(f"{' ' * (indent + 4)}# ({hidden} unchanged element{'s' if hidden != 1 else ''} hidden)")
+        lines.append(f"{' ' * (indent + 4)}# ({hidden} unchanged {word}{'s' if hidden != 1 else ''} hidden)")
     lines.append(" " * indent + "}")
     return "\n".join(lines)
 
@@ -328,6 +334,11 @@ def _render_outputs(plan: Plan, p: Painter) -> list[str]:
             lines.append(f"  {p.sym('+')} {o.name.ljust(width)} = {after}")
         elif o.action == Action.DELETE:
             lines.append(f"  {p.sym('-')} {o.name.ljust(width)} = {before} -> null")
+        elif not (o.sensitive or o.after_unknown) and isinstance(o.before, dict) and isinstance(o.after, dict) and o.before and o.after:
+            # key by key, as Terraform (found by probing: the whole map was printed twice)
+            lines.append(f"  {p.sym('~')} {o.name.ljust(width)} = {nested_map_diff(o.before, o.after, 4, p, 'attribute')}")
+        elif not (o.sensitive or o.after_unknown) and _scalar_list(o.before) and _scalar_list(o.after):
+            lines.append(f"  {p.sym('~')} {o.name.ljust(width)} = {nested_list_diff(o.before, o.after, 4, p)}")
         else:
             lines.append(f"  {p.sym('~')} {o.name.ljust(width)} = {before} -> {after}")
     return lines
@@ -344,7 +355,8 @@ def plan_json(plan: Plan) -> dict:
     "update"|"delete", before, after).
 
     Each resource change: ``address``, ``module`` ("" for root), ``type``,
-    ``name``, ``index_key``, ``dependencies``, ``tainted``, ``reasons`` (human
+    ``name``, ``index_key``, Terraform's ``mode`` ("managed"), ``module_address``
+    (absent for root) and ``index`` (absent without a key), ``dependencies``, ``tainted``, ``reasons`` (human
     reasons, display only) joined in ``action_reason``, and ``change``:
     ``actions`` (["no-op"], ["create"], ["update"], ["delete"],
     ["delete", "create"] or ["create", "delete"]), ``before``/``after``
@@ -373,6 +385,13 @@ def plan_json(plan: Plan) -> dict:
         }
         rc["action_reason"] = "; ".join(rc.get("reasons", []))
         rc.pop("private", None)
+        # Terraform's names too, so jq filters written for `terraform show -json` work
+        # (found by probing: module_address/index/mode were missing)
+        rc["mode"] = "managed"
+        if rc.get("module"):
+            rc["module_address"] = rc["module"]
+        if rc.get("index_key") is not None:
+            rc["index"] = rc["index_key"]
     return d
 
 

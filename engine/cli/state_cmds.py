@@ -32,7 +32,9 @@ def state_list(id_, addresses):
     state = read_state_or_exit(_backend())
     if state is None:
         return
-    for a, inst in state.resources.items():
+    from engine.addrs import instance_sort_key
+
+    for a, inst in sorted(state.resources.items(), key=lambda kv: instance_sort_key(kv[0])):  # Terraform's order
         if addresses and not any(matches(a, p) for p in addresses):
             continue
         if id_ and inst.attributes.get("id") != id_:

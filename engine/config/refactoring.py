@@ -83,6 +83,7 @@ class Moved:
     from_: Endpoint
     to: Endpoint
     range: Range
+    module: tuple = ()  # the module the block is written in (static path): it applies in each of its instances
 
 
 @dataclass
@@ -98,6 +99,8 @@ class Import:
     id: ast.Expression
     range: Range
     module: tuple = ()  # the module the block is written in (only the root may have one)
+    for_each: ast.Expression | None = None  # Terraform 1.7+: one import per element
+    key: ast.Expression | None = None  # with for_each: the instance key of ``to`` (``value.r[each.key]``)
 
 
 def _static_parts(expr: ast.Expression) -> list[tuple[str, Any]] | None:
@@ -155,13 +158,13 @@ def parse_endpoint(expr: ast.Expression, module: tuple, d: Diagnostics, what: st
     return Endpoint(tuple(path), parts[0][1], parts[1][1], key, expr.range)
 
 
-def _required(block: ast.Block, names: list[str], d: Diagnostics) -> dict | None:
+def _required(block: ast.Block, names: list[str], d: Diagnostics, optional: tuple = ()) -> dict | None:
     from engine.config.loader import missing_item_range, suggest
 
     attrs = block.body.attributes
     ok = True
     for aname, attr in attrs.items():
-        if aname not in names:
+        if aname not in names and aname not in optional:
             d.error("Unsupported argument", f'An argument named "{aname}" is not expected here.{suggest(aname, names)}', attr.name_range)
             ok = False
     for n in names:
@@ -193,7 +196,7 @@ def load_moved(block: ast.Block, module: tuple, d: Diagnostics) -> Moved | None:
     if str(src) == str(dst):
         d.error("Redundant move statement", f"This statement declares a move from {src} to the same address, which is the same as not declaring this move at all.", block.type_range)
         return None
-    return Moved(src, dst, block.type_range)
+    return Moved(src, dst, block.type_range, tuple(module))
 
 
 def load_removed(block: ast.Block, module: tuple, d: Diagnostics) -> Removed | None:
@@ -237,7 +240,7 @@ def load_import(block: ast.Block, module: tuple, d: Diagnostics) -> Import | Non
         return None
     for b in block.body.blocks:
         d.error("Unsupported block type", f'Blocks of type "{b.type}" are not expected here.', b.type_range)
-    attrs = _required(block, ["to", "id"], d)
+    attrs = _required(block, ["to", "id"], d, optional=("for_each",))
     if attrs is None:
         return None
     if module:
@@ -245,15 +248,22 @@ def load_import(block: ast.Block, module: tuple, d: Diagnostics) -> Import | Non
 
         d.error("Invalid import configuration", f'An import block was found in "{module_string(module)}". Import blocks are only allowed in the root module.', block.type_range)
         return None
-    to = parse_endpoint(attrs["to"].expr, module, d, "import target")
+    for_each = attrs["for_each"].expr if "for_each" in attrs else None
+    to_expr, key = attrs["to"].expr, None
+    if for_each is not None and isinstance(to_expr, ast.Index) and to_expr.key.references():
+        # value.r[each.key]: the resource is static, its key is evaluated per element
+        to_expr, key = to_expr.collection, to_expr.key
+    to = parse_endpoint(to_expr, module, d, "import target")
     if to is None:
         return None
     if to.is_module:
         d.error("Invalid import address", f'The import target must be a resource (e.g. "value.a") or a resource instance, not the module {to}.', attrs["to"].expr.range)
         return None
-    if to.key is NO_KEY:
+    if key is not None:
+        to = Endpoint(to.module, to.type, to.name, NO_KEY, attrs["to"].expr.range)
+    elif to.key is NO_KEY:
         to = to.with_key(None)
-    return Import(to, attrs["id"].expr, block.type_range, module)
+    return Import(to, attrs["id"].expr, block.type_range, module, for_each, key)
 
 
 def endpoint_from_text(text: str) -> Endpoint:

@@ -811,3 +811,22 @@ def _merge_dynamic(want: Type, got: Type) -> Type:
     if isinstance(want, _Collection) and isinstance(got, _Collection):
         return type(want)(_merge_dynamic(want.elem, got.elem))
     return want
+
+
+def cty_json_type(t: Type) -> Any:
+    """A type in Terraform's JSON form (``output -json``'s ``type``): ``"string"``,
+    ``["list", "string"]``, ``["object", {"a": "number"}]``, ``["tuple", [...]]``,
+    ``"dynamic"``."""
+    if isinstance(t, _Primitive):
+        return "dynamic" if t is DYNAMIC else t.name
+    if isinstance(t, List):
+        return ["list", cty_json_type(t.elem)]
+    if isinstance(t, Set):
+        return ["set", cty_json_type(t.elem)]
+    if isinstance(t, Map):
+        return ["map", cty_json_type(t.elem)]
+    if isinstance(t, Object):
+        return ["object", {k: cty_json_type(v) for k, v in t.attrs.items()}]
+    if isinstance(t, Tuple):
+        return ["tuple", [cty_json_type(e) for e in t.elems]]
+    return "dynamic"

@@ -22,7 +22,7 @@ from engine.config.model import Config, ModuleCall, Resource
 from engine.diagnostics import Diagnostics
 from engine.graph.dag import Graph, find_cycle
 from engine.graph.nodes import (
-    EXPAND, RES, DestroyNode, ExpandNode, InstanceNode, LocalNode, ModuleExpandNode, OutputNode, ResourceNode,
+    EXPAND, MODULE, RES, DestroyNode, ExpandNode, InstanceNode, LocalNode, ModuleExpandNode, OutputNode, ResourceNode,
     VariableNode, label_of,
 )
 
@@ -135,13 +135,18 @@ class PlanGraphBuilder:
             if call is None or (call.count is None and call.for_each is None):
                 continue
             node = ModuleExpandNode(cfg.path[:-1], call.name)
-            for ref in (call.count or call.for_each).references():
+            keys = call.count or call.for_each
+            for ref in keys.references():
                 _check_special(ref, None, d)  # each/count do not exist yet here
                 for dep in resolve_reference(parent, ref, d):
                     g.add_edge(dep, node)
+                    b.ref_ranges.setdefault((dep, node), ref.range)
             for n in list(g.nodes):
                 if n != node and len(n[1]) >= len(cfg.path) and n[1][:len(cfg.path)] == cfg.path and n[0] != EXPAND:
                     g.add_edge(node, n)
+                    # a cycle through the expansion names where the keys are (found by probing:
+                    # a cycle through a for_each module had no file:line at all)
+                    b.ref_ranges.setdefault((node, n), keys.range)
 
     def references(self, b: BuiltGraph) -> None:
         """Edges from what an expression reads to where it is used (and depends_on)."""
@@ -194,7 +199,10 @@ class PlanGraphBuilder:
             node = ResourceNode(imp.to.module, f"{imp.to.type}.{imp.to.name}")
             if node not in b.graph:
                 continue
-            for ref in imp.id.references():
+            exprs = [imp.id] + [e for e in (imp.for_each, imp.key) if e is not None]
+            for ref in (r for e in exprs for r in e.references()):
+                if imp.for_each is not None and ref.root == "each":
+                    continue  # bound per element of the import's for_each
                 _check_special(ref, None, b.diags)
                 for dep in resolve_reference(self.config, ref, b.diags):
                     if dep != node:
@@ -243,7 +251,10 @@ def cycle_error(g: Graph, d: Diagnostics, summary: str, detail: str, ref_ranges:
         if rng is not None:
             where.append((n, nxt, rng))
     if where and len(where) == len(refers):
-        lines = "\n".join(f"  {label_of(n)} refers to {label_of(nxt)} at {rng}" for n, nxt, rng in where)
+        lines = "\n".join(
+            f"  {label_of(n)} is in {label_of(nxt)[:-len(' (expand)')]}, whose instances come from its count/for_each at {rng}"
+            if nxt[0] == MODULE and n[0] != MODULE else f"  {label_of(n)} refers to {label_of(nxt)} at {rng}"
+            for n, nxt, rng in where)
         text = f"The configuration contains a dependency cycle:\n{lines}\n\nBreak the cycle by removing one of the references."
         d.error(summary + names, text, where[0][2])
     else:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.addrs import module_prefix, module_step, split_step
+from engine.addrs import module_prefix, module_step, module_string, split_step
 from engine.diagnostics import Diagnostics
 from engine.values import UNKNOWN, Sensitive, Unknown, unmark
 
@@ -316,7 +316,8 @@ def _evaluate_variable(session, path, name) -> bool:
             value = Sensitive(value)
     scope.values["var"][name] = value
     if not d.has_errors:
-        _validate_var(scope, var, value, d)
+        given = call.args[name].expr.range if path and name in call.args else None
+        _validate_var(scope, var, value, d, given, module_string(path) if path and "[" in path[-1] else "")
     session.diags.extend(d)
     return not d.has_errors
 
@@ -337,7 +338,10 @@ def _default(var, d: Diagnostics):
     return value
 
 
-def _validate_var(scope, var, value, d: Diagnostics) -> None:
+def _validate_var(scope, var, value, d: Diagnostics, given=None, instance: str = "") -> None:
+    """``given``: where a module call sets the value; a failed rule is reported there,
+    as Terraform does, since that is what the caller has to change (found by probing:
+    the frame was on the condition inside the module)."""
     from engine.config.expr import evaluate
 
     if isinstance(unmark(value), Unknown):
@@ -357,7 +361,7 @@ def _validate_var(scope, var, value, d: Diagnostics) -> None:
         if not ok:
             msg, d3 = evaluate(v.error_message, ctx)
             msg = unmark(msg) if not d3.has_errors else "(error message could not be evaluated)"
-            d.error("Invalid value for variable", f"{msg}\n\nThis was checked by the validation rule at {v.range}.", v.condition.range)
+            d.error("Invalid value for variable", f"{msg}\n\nThis was checked by the validation rule at {v.range}" + (f", for {instance}." if instance else "."), given or v.condition.range)
 
 
 def evaluate_local(session, node) -> bool:
@@ -393,7 +397,9 @@ def evaluate_output(session, node) -> bool:
         scope = session.scopes[ip]
         out = scope.module.outputs[name]
         value, d = evaluate(out.expr, scope.ctx())
-        if not d.has_errors and contains_sensitive(value) and not out.sensitive:
+        # root outputs only, as Terraform: a module output keeps its value's marks, so a
+        # secret passed up is still refused (or masked) where it leaves the root module
+        if not ip and not d.has_errors and contains_sensitive(value) and not out.sensitive:
             d.error("Output refers to sensitive values", "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, trainform requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent.\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true", out.expr.range)
         if out.sensitive:
             value = Sensitive(value)

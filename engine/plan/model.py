@@ -87,6 +87,7 @@ class ResourceChange:
 
     @classmethod
     def from_json(cls, d: dict) -> "ResourceChange":
+        _check_fields(d, _CHANGE_FIELDS, "resource change")
         d = dict(d)
         d["action"] = Action(d["action"])
         return cls(**d)
@@ -189,6 +190,18 @@ class Plan:
 
     @classmethod
     def from_json(cls, d: dict) -> "Plan":
+        _check_fields(d, _PLAN_FIELDS, "plan")
+        for o in d.get("output_changes", []):
+            _check_fields(o, _OUTPUT_FIELDS, "output change")
+        for name, v in d.get("variables", {}).items():
+            _check_fields(v, {}, f"variable {name!r}")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in d.get("config_files", {}).items()):
+            raise ValueError("the configuration snapshot is not a map of file names to texts")
+        opts = d.get("options", {})
+        if not all(isinstance(opts.get(k, []), list) and all(isinstance(x, str) for x in opts.get(k, [])) for k in ("targets", "replace")):
+            raise ValueError("the plan's targets are not a list of addresses")
+        if not all(isinstance(m, list) and len(m) == 2 and all(isinstance(x, str) for x in m) for m in d.get("moves", [])):
+            raise ValueError("the moves are not pairs of addresses")
         return cls(
             format_version=d.get("format_version", 1),
             trainform_version=d.get("trainform_version", ""),
@@ -206,6 +219,37 @@ class Plan:
             errored=d.get("errored", False),
             moves=[list(m) for m in d.get("moves", [])],
         )
+
+
+_STR, _OPT_STR, _BOOL, _INT, _OPT_INT = (str,), (str, type(None)), (bool,), (int,), (int, type(None))
+_LIST, _DICT, _OPT_DICT = (list,), (dict,), (dict, type(None))
+_PLAN_FIELDS = {
+    "format_version": _INT, "trainform_version": _STR, "lineage": _OPT_STR, "serial": _OPT_INT, "destroy": _BOOL,
+    "refresh_only": _BOOL, "config_hash": _STR, "variables": _DICT, "options": _DICT, "config_files": _DICT,
+    "resource_changes": _LIST, "output_changes": _LIST, "resource_drift": _LIST, "errored": _BOOL, "moves": _LIST,
+}
+_PATHS = ("after_unknown", "before_sensitive", "after_sensitive", "replace_paths")
+_CHANGE_FIELDS = {
+    "address": _STR, "type": _STR, "name": _STR, "module": _STR, "action": _STR, "tainted": _BOOL,
+    "reasons": _LIST, "dependencies": _LIST, "previous_address": _OPT_STR, "importing": _OPT_DICT,
+    **{k: _LIST for k in _PATHS},
+}
+_OUTPUT_FIELDS = {"name": _STR, "action": _STR, "after_unknown": _BOOL, "sensitive": _BOOL}
+
+
+def _check_fields(d: Any, types: dict, what: str) -> None:
+    """Refuse a damaged or hand-edited plan file at load time, as a ValueError
+    that read_plan_file reports as a diagnostic, instead of letting a wrong
+    type reach the apply code and crash there (found by probing: a plan whose
+    ``variables`` was a list crashed apply)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"a {what} is not an object")
+    for k, t in types.items():
+        if k in d and (not isinstance(d[k], t) or (t is _INT and isinstance(d[k], bool))):
+            raise ValueError(f"the {what}'s {k!r} is not of the expected type")
+    for k in _PATHS if types is _CHANGE_FIELDS else ():
+        if k in d and not all(isinstance(p, list) for p in d[k]):
+            raise ValueError(f"the {what}'s {k!r} is not a list of paths")
 
 
 def _strip(value: Any, paths: list) -> Any:

@@ -10,7 +10,7 @@ The result is a plain-data :class:`Plan` that engine.apply executes.
 from __future__ import annotations
 
 from engine.addrs import Resource as AResource
-from engine.addrs import module_prefix, module_string, parse_module, split_step, static_path
+from engine.addrs import instance_sort_key, module_prefix, module_string, parse_module, split_step, static_path
 from engine.config.model import Resource
 from engine.diagnostics import Diagnostics
 from engine.evaluate import expand, instance_address, mark_paths, split_marks
@@ -18,7 +18,7 @@ from engine.graph import walk
 from engine.graph.nodes import RES, label_of
 from engine.plan.diff import changed_attrs, plain, propagate_sensitive, unknown_paths
 from engine.plan.model import Action, OutputChange, Plan, ResourceChange
-from engine.plan.refactor import apply_moves, check_statements, removed_for
+from engine.plan.refactor import apply_moves, check_instances_still_declared, check_statements, removed_for
 from engine.plan.refactor_import import import_specs
 from engine.plan.refresh import refresh, upgrade_states
 from engine.providers import PlanRequest, ValidateRequest
@@ -74,6 +74,12 @@ class Planner:
         result = walk(s.graph, fn, self.options.parallelism, sort_key=label_of, stop=s.stop, is_light=lambda n: n.is_light(self))
         if result.failed or self.session.diags.has_errors:
             plan.errored = True
+        if not (self.options.destroy or self.options.refresh_only or self.options.validate_only):
+            live = [a for a, c in self._changes.items() if c.action not in (Action.DELETE, Action.FORGET)]
+            still = check_instances_still_declared(s.config, live)
+            if still.has_errors:
+                s.diags.extend(still)
+                plan.errored = True
         self._finish_imports()
         # instances in state whose block (or module instance) is gone from the configuration
         known_blocks = {(cfg.prefix + key) for cfg in self.session.config.walk() for key in cfg.module.resources}
@@ -105,7 +111,7 @@ class Planner:
         if self.options.refresh_only:
             plan.resource_changes = []
         else:
-            plan.resource_changes = [self._changes[a] for a in sorted(self._changes)]
+            plan.resource_changes = [self._changes[a] for a in sorted(self._changes, key=instance_sort_key)]
         self._plan_outputs(plan)
         return plan
 
@@ -138,6 +144,11 @@ class Planner:
             unknown = contains_unknown(value)
             value_plain = to_plain(split_marks(unmark(value)))
             old = prior.get(name)
+            if value_plain is None and not unknown:
+                # Terraform keeps no null outputs: none is planned, one that becomes null is deleted
+                if old is not None:
+                    plan.output_changes.append(OutputChange(name, Action.DELETE, before=old.get("value"), sensitive=old.get("sensitive", False)))
+                continue
             if old is None:
                 action = Action.CREATE
             else:
@@ -227,6 +238,8 @@ class Planner:
             self.session.set_resource_values(scope, res, items)
             return True
         instances = expand(res, scope.ctx(), d, block_address)
+        if not (self.options.destroy or self.options.refresh_only or self.options.validate_only):
+            self._expand_imports(path, res, d)
         if instances is None:
             self.session.diags.extend(d)
             scope.values[res.type][res.name] = UNKNOWN
@@ -431,6 +444,19 @@ class Planner:
             self._imported[address] = inst
         return inst
 
+    def _expand_imports(self, path: tuple, res: Resource, d: Diagnostics) -> None:
+        """Import blocks with for_each that target this resource (in module instance
+        ``path``) become specs now, before its instances are planned."""
+        from engine.plan.refactor_import import expand_import
+
+        for imp in self.session.config.module.imports:
+            if imp.for_each is not None and tuple(imp.to.module) == path and (imp.to.type, imp.to.name) == (res.type, res.name):
+                for spec in expand_import(self.session, imp, d):
+                    if spec.address in self.imports:
+                        d.error("Duplicate import configuration", f'An import block for "{spec.address}" was already declared. A resource can have only one import block.', imp.range)
+                        continue
+                    self.imports[spec.address] = spec
+
     def _finish_imports(self) -> None:
         """Imported objects join the prior state (apply's copy records them); an import
         whose target instance the configuration does not have is an error."""
@@ -441,7 +467,26 @@ class Planner:
                 continue
             if self.session.diags.has_errors:
                 break
-            self.session.diags.error("Configuration for import target does not exist", f"The configuration has no instance {address} to import into: check the instance key against the resource's count or for_each.", spec.range, address)
+            self._missing_import_target(address, spec)
+
+    def _missing_import_target(self, address: str, spec) -> None:
+        """The import names an instance the expanded configuration does not have: said
+        at its ``to`` (found by probing: the frame was on ``id``), and, for a resource
+        with count/for_each named without a key, as Terraform says it."""
+        from engine.addrs import AddressError, parse_instance
+
+        rng = spec.to_range or spec.range
+        try:
+            inst = parse_instance(address)
+        except AddressError:
+            inst = None
+        cfg = self.session.config.descendant(static_path(inst.resource.module)) if inst is not None else None
+        res = cfg.module.resources.get(inst.resource.key) if cfg is not None else None
+        if res is not None and inst.key is None and (res.count is not None or res.for_each is not None):
+            which, example = ("count", f"{address}[0]") if res.count is not None else ("for_each", f'{address}["key"]')
+            self.session.diags.error("Invalid import 'to' expression", f"The target resource is using {which}: name one of its instances, like {example}.", rng, address)
+            return
+        self.session.diags.error("Configuration for import target does not exist", f"The configuration has no instance {address} to import into: check the instance key against the resource's count or for_each.", rng, address)
 
     def _delete_change(self, inst, why: str | None, res: Resource | None = None) -> ResourceChange:
         ch = ResourceChange(address=inst.address, type=inst.type, name=inst.name, module=inst.module, index_key=inst.index_key,

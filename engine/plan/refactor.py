@@ -20,27 +20,29 @@ from engine.addrs import deposed, module_string, parse_module, static_path
 from engine.config.refactoring import NO_KEY, Endpoint, Moved, Removed
 from engine.diagnostics import Diagnostics
 
-__all__ = ["apply_moves", "check_statements", "match_move", "move_state", "moved_statements", "removed_for"]
+__all__ = ["apply_moves", "check_instances_still_declared", "check_statements", "match_move", "move_state", "moved_statements", "removed_for"]
 
 
 def moved_statements(config) -> list[Moved]:
     return [m for cfg in config.walk() for m in cfg.module.moved]
 
 
-def _block_declared(config, ep: Endpoint):
-    """The configuration object (resource or module call) an endpoint names, if declared."""
+def _block_declared(config, ep: Endpoint, decl: int = 0):
+    """The configuration object (resource or module call) an endpoint names, if declared.
+    ``decl``: how many leading steps are the module the block is written in (static,
+    whatever count/for_each that module has)."""
     from engine.addrs import split_step
 
     if ep.is_module and not ep.module:
         return None
     cfg, call = config, None
-    for step in ep.module:
+    for i, step in enumerate(ep.module):
         # a module instance exists only with the key kind its call has: module.m for a
         # plain call, module.m["k"] / module.m[0] for one with for_each / count
         name, key = split_step(step)
         call = cfg.module.module_calls.get(name)
         child = cfg.children.get(name)
-        if call is None or child is None or (key is None) != (call.count is None and call.for_each is None):
+        if call is None or child is None or (i >= decl and (key is None) != (call.count is None and call.for_each is None)):
             return None
         cfg = child
     if ep.is_module:
@@ -48,14 +50,25 @@ def _block_declared(config, ep: Endpoint):
     return cfg.module.resources.get(f"{ep.type}.{ep.name}")
 
 
+def _names_instance(ep: Endpoint) -> bool:
+    """Whether an endpoint names one instance (``value.a[0]``, ``module.m["k"]``,
+    ``module.m["k"].value.a``): whether that still exists depends on count/for_each
+    values, not on the configuration alone, so the static check leaves it (found by
+    probing: ``moved { from = module.fe["y"], to = module.fe["z"] }`` with
+    ``for_each = toset(["x", "z"])`` was refused, and terraform 1.11 moves it)."""
+    from engine.addrs import split_step
+
+    return ep.is_instance or any(split_step(step)[1] is not None for step in ep.module)
+
+
 def check_statements(config) -> Diagnostics:
     d = Diagnostics()
     moves = moved_statements(config)
     by_from: dict[str, Moved] = {}
     for m in moves:
-        declared = _block_declared(config, m.from_)
+        declared = _block_declared(config, m.from_, len(m.module))
         same_block = not m.from_.is_module and m.from_.block == m.to.block
-        if declared is not None and not m.from_.is_instance and not same_block:
+        if declared is not None and not _names_instance(m.from_) and not same_block:
             what = "module call" if m.from_.is_module else "resource"
             d.error("Moved object still exists", f"This statement declares a move from {m.from_}, but that {what} is still declared at {declared.range}.\n\nChange your configuration so that this {what} will be declared as {m.to} instead.", m.from_.range)
         prev = by_from.get(str(m.from_))
@@ -68,7 +81,7 @@ def check_statements(config) -> Diagnostics:
         d.error("Cyclic dependency in move statements", f"The following chained move statements form a cycle, and so there is no final location to move objects to:\n{lines}\n\nA chain of move statements must end with an address that doesn't appear in any other statements, and which typically also refers to an object still declared in the configuration.", cycle[0].range)
     for cfg in config.walk():
         for r in cfg.module.removed:
-            declared = _block_declared(config, r.from_)
+            declared = _block_declared(config, r.from_, len(r.from_.module))  # removed names no instance keys
             if declared is not None:
                 what = "module" if r.from_.is_module else "resource"
                 d.error(f"Removed {what} still exists", f"This statement declares that {r.from_} was removed, but it is still declared in configuration at {declared.range}.", r.from_.range)
@@ -78,11 +91,43 @@ def check_statements(config) -> Diagnostics:
         if res is None:
             d.error("Configuration for import target does not exist", f'The configuration for the given import target {imp.to} does not exist. Declare {imp.to.type} "{imp.to.name}" in the configuration, or correct the address.', imp.to.range)
             continue
+        if imp.for_each is not None:
+            continue  # instances and duplicates are known once for_each is evaluated (plan time)
         if imp.to.key is not None and res.count is None and res.for_each is None:
             d.error("Invalid import address", f"{imp.to.block} has neither count nor for_each, so it has no instance {imp.to}: import to {imp.to.block}.", imp.to.range)
         if str(imp.to) in seen:
             d.error("Duplicate import configuration", f'An import block for the resource "{imp.to}" was already declared at {seen[str(imp.to)]}. A resource can have only one import block.', imp.range)
         seen.setdefault(str(imp.to), imp.range)
+    return d
+
+
+def check_instances_still_declared(config, addresses) -> Diagnostics:
+    """Plan-time half of "Moved object still exists", for statements whose ``from``
+    names an instance (``value.c[0]``, ``module.m["a"]``, ``module.m["a"].value.r``):
+    whether it still exists depends on count/for_each, so it is checked against the
+    instances the plan has for the configuration (``addresses``), as Terraform does
+    after expansion (found by probing: a move from a still-counted ``value.c[0]`` was
+    applied and the instance re-created)."""
+    from engine.addrs import AddressError, parse_instance
+
+    d = Diagnostics()
+    statements = [m for m in moved_statements(config) if _names_instance(m.from_)]
+    if not statements:
+        return d
+    locs = []
+    for a in addresses:
+        try:
+            i = parse_instance(a)
+        except AddressError:
+            continue
+        locs.append((i.resource.module, i.resource.type, i.resource.name, i.key))
+    for m in statements:
+        if not any(match_move(m, loc) is not None for loc in locs):
+            continue
+        declared = _block_declared(config, m.from_, len(m.from_.module))
+        what = "module instance" if m.from_.is_module else ("resource instance" if m.from_.is_instance else "resource")
+        where = f" at {declared.range}" if declared is not None else ""
+        d.error("Moved object still exists", f"This statement declares a move from {m.from_}, but that {what} is still declared{where}.\n\nChange your configuration so that this {'instance' if m.from_.is_instance else what} will be declared as {m.to} instead.", m.from_.range)
     return d
 
 
@@ -122,18 +167,29 @@ def match_move(m: Moved, loc: Loc) -> Loc | None:
     """Where statement ``m`` moves the instance at ``loc`` (None: it does not apply)."""
     mod, typ, name, key = loc
     src, dst = m.from_, m.to
-    if src.is_module:
-        if mod[:len(src.module)] != src.module:
+    # A block written in module M applies in every instance of M (M["a"], M[0], ...):
+    # the instance keys of those leading steps are kept (found by probing: a moved
+    # block inside a for_each module moved nothing, its resources were re-created).
+    n = len(m.module)
+    if n:
+        if len(mod) < n or static_path(mod[:n]) != m.module:
             return None
-        return (dst.module + mod[len(src.module):], typ, name, key)
-    if (mod, typ, name) != (src.module, src.type, src.name):
+        prefix, mod = mod[:n], mod[n:]
+        src_mod, dst_mod = src.module[n:], dst.module[n:]
+    else:
+        prefix, src_mod, dst_mod = (), src.module, dst.module
+    if src.is_module:
+        if mod[:len(src_mod)] != src_mod:
+            return None
+        return (prefix + dst_mod + mod[len(src_mod):], typ, name, key)
+    if (mod, typ, name) != (src_mod, src.type, src.name):
         return None
     if src.key is NO_KEY and dst.key is NO_KEY:
-        return (dst.module, dst.type, dst.name, key)
+        return (prefix + dst_mod, dst.type, dst.name, key)
     skey = None if src.key is NO_KEY else src.key
     if key != skey:
         return None
-    return (dst.module, dst.type, dst.name, None if dst.key is NO_KEY else dst.key)
+    return (prefix + dst_mod, dst.type, dst.name, None if dst.key is NO_KEY else dst.key)
 
 
 def _final(moves: list[Moved], loc: Loc) -> Loc:

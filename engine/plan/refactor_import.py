@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.diagnostics import Diagnostics, Range
 
-__all__ = ["ImportSpec", "import_object", "import_specs"]
+__all__ = ["ImportSpec", "expand_import", "import_object", "import_specs"]
 
 
 @dataclass
@@ -24,15 +24,70 @@ class ImportSpec:
     id: Any = None  # the id (a string) once known
     expr: Any = None  # import blocks: the id expression, evaluated when the target is planned
     range: Range | None = None
+    to_range: Range | None = None  # the block's ``to``: where a missing target is reported
+    binding: dict | None = None  # {"each": {...}}: an element of the import block's for_each
 
 
 def import_specs(config, cli_imports) -> dict[str, ImportSpec]:
     out: dict[str, ImportSpec] = {}
     for imp in config.module.imports:
+        if imp.for_each is not None:
+            continue  # expanded when its resource is planned (expand_import)
         a = str(imp.to)
-        out[a] = ImportSpec(a, expr=imp.id, range=imp.id.range)
+        out[a] = ImportSpec(a, expr=imp.id, range=imp.id.range, to_range=imp.to.range)
     for address, id_ in cli_imports or []:
         out[address] = ImportSpec(address, id=id_)
+    return out
+
+
+def expand_import(session, imp, d: Diagnostics) -> list[ImportSpec]:
+    """An import block with ``for_each`` (Terraform 1.7+): one ImportSpec per element,
+    ``to``'s key and ``id`` evaluated with each.key/each.value. Evaluated when its
+    resource is planned (graph edges order what for_each reads before it)."""
+    from types import SimpleNamespace
+
+    from engine.addrs import Instance, Resource
+    from engine.config.expr import evaluate
+    from engine.evaluate import expand
+    from engine.values import Unknown, contains_unknown, to_plain, unmark
+
+    from engine.values import TSet
+
+    ctx = session.scopes[()].ctx()
+    listed, d0 = evaluate(imp.for_each, ctx)
+    from engine.values import contains_sensitive
+
+    if (not d0.has_errors and isinstance(listed, list) and not isinstance(listed, TSet)
+            and not contains_unknown(listed) and not contains_sensitive(listed)):
+        # unlike a resource's, an import's for_each also takes a list: each.key is the index
+        bindings = [(i, {"each": {"key": i, "value": v}}) for i, v in enumerate(listed)]
+    else:
+        bindings = expand(SimpleNamespace(count=None, for_each=imp.for_each), ctx, d, str(imp.to))
+    out = []
+    from engine.config.refactoring import NO_KEY
+
+    for _, binding in bindings or []:
+        key = None if imp.to.key is NO_KEY else imp.to.key  # a static `to` (all elements the same: duplicates)
+        if imp.key is not None:
+            value, d2 = evaluate(imp.key, session.scopes[()].ctx(binding))
+            d.extend(d2)
+            if d2.has_errors:
+                continue
+            value = unmark(value)
+            if isinstance(value, Unknown) or contains_unknown(value):
+                d.error("Invalid import address", "The import target's instance key depends on values that cannot be determined until apply.", imp.key.range)
+                continue
+            key = to_plain(value)
+            if isinstance(key, float) and key == int(key):
+                key = int(key)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                d.error("Invalid import address", f"An instance key must be a string or a whole number, not {key!r}.", imp.key.range)
+                continue
+        address = str(Instance(Resource(imp.to.module, imp.to.type, imp.to.name), key))
+        if any(s.address == address for s in out):
+            d.error("Duplicate import configuration", f'The import block\'s for_each gives "{address}" more than once. A resource can have only one import.', imp.range)
+            continue
+        out.append(ImportSpec(address, expr=imp.id, range=imp.id.range, to_range=imp.to.range, binding=binding))
     return out
 
 
@@ -42,7 +97,7 @@ def _import_id(session, spec: ImportSpec, d: Diagnostics) -> str | None:
 
     if spec.expr is None:
         return spec.id
-    value, d2 = evaluate(spec.expr, session.scopes[()].ctx())
+    value, d2 = evaluate(spec.expr, session.scopes[()].ctx(spec.binding))
     d.extend(d2)
     if d2.has_errors:
         return None

@@ -21,6 +21,7 @@ not yet created cannot fail an ``-target=environment.x`` plan.
 
 from __future__ import annotations
 
+from engine.diagnostics import Diagnostics
 from engine.addrs import (
     AddressError,
     module_string,
@@ -139,3 +140,30 @@ class Targets:
                 if _compatible(apath, self._paths[t]):
                     return True
         return False
+
+
+def check_addresses(targets, replace) -> Diagnostics:
+    """-target and -replace addresses that cannot name anything are an error, as in
+    Terraform (found by probing: ``-target=foo`` or a typo like ``module.m[0].``
+    planned nothing and said "No changes")."""
+    from engine.addrs import AddressError, parse_instance, parse_module
+
+    d = Diagnostics()
+    for flag, addrs in (("target", targets), ("replace", replace)):
+        for a in addrs:
+            try:
+                parse_instance(a)
+                continue
+            except AddressError as e:
+                why = str(e)
+            if flag == "target":
+                try:
+                    if parse_module(a):
+                        continue
+                except AddressError:
+                    pass
+                d.error(f'Invalid target "{a}"', f"A target is a resource (value.a), one of its instances (value.a[0], value.a[\"k\"]) or a module (module.m, module.m[\"k\"]), possibly inside a module (module.m[0].value.a); this is none of them ({why}).")
+            else:
+                d.error(f'Invalid replace address "{a}"', f"-replace takes one resource instance, like value.a or value.a[0] or module.m.value.a[\"k\"] ({why}).")
+    return d
+

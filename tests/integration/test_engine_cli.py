@@ -63,7 +63,9 @@ def test_create_update_replace_delete_cycle(wd):
     assert wd.resource("value.b")["attributes"]["id"] == b_id
     # -replace gives a a new id (unknown at plan time), which replaces b through triggers_replace
     r = wd.plan("-replace=value.a")
-    assert "value.a must be replaced" in r.out and "value.b must be replaced" in r.out
+    # Terraform's header for -replace (found by probing: "must be replaced" + a reason line)
+    assert "# value.a will be replaced, as requested\n" in r.out and "value.b must be replaced" in r.out
+    assert "# (will be replaced, as requested)" not in r.out
     assert "triggers_replace changed" in r.out
     r = wd.apply("-replace=value.a")
     assert "Resources: 2 added, 0 changed, 2 destroyed" in r.out

@@ -325,3 +325,179 @@ def test_moved_into_module_instances_and_removed(tmp_path):
     r = wd.apply()
     assert "0 destroyed" in r.out and r.code == 0, r.text
     assert wd.state()["resources"] == []
+
+
+def test_null_outputs_are_not_recorded(tmp_path):
+    """As Terraform: an output whose value is null (a conditional module that is
+    off) is not planned, not shown, not in state nor `output -json`; one that
+    becomes null is deleted (`- o = "x" -> null`). Found by probing against
+    terraform 1.11 (trainform recorded and printed `maybe = null`)."""
+    wd = Workdir(tmp_path / "n")
+    wd.write("m/main.hcl", 'variable "label" {}\nvalue "r" {\n  input = var.label\n}\noutput "out" {\n  value = value.r.output\n}\n')
+    wd.write("main.hcl", '''
+        variable "on" {
+          default = false
+        }
+        module "maybe" {
+          source = "./m"
+          count  = var.on ? 1 : 0
+          label  = "maybe"
+        }
+        output "maybe" {
+          value = one(module.maybe[*].out)
+        }
+        output "other" {
+          value = "x"
+        }
+    ''')
+    r = wd.apply()
+    assert "maybe" not in r.out, r.out
+    assert "maybe" not in _outputs(wd) and "maybe" not in wd.state()["outputs"]
+    wd.apply("-var", "on=true")
+    assert _outputs(wd)["maybe"] == "maybe"
+    r = wd.plan("-var", "on=false")
+    assert '- maybe = "maybe" -> null' in r.out, r.out
+    wd.apply("-var", "on=false")
+    assert _outputs(wd) == {"other": "x"}
+    assert wd.plan("-detailed-exitcode").code == 0
+
+
+def test_plan_and_state_list_order_is_terraforms(tmp_path):
+    """Plan text and `state list` in Terraform 1.11's order (checked with
+    terraform_data): root resources first, then modules by depth, count indexes by
+    number. Found by probing: modules came before the root, [10] before [2]."""
+    wd = Workdir(tmp_path / "o")
+    wd.write("m/main.hcl", 'value "r" {\n  input = 1\n}\n')
+    wd.write("main.hcl", '''
+        value "z" {
+          input = 1
+        }
+        value "a" {
+          count = 11
+          input = count.index
+        }
+        module "m" {
+          source = "./m"
+          count  = 11
+        }
+    ''')
+    expected = ([f"value.a[{i}]" for i in range(11)] + ["value.z"] + [f"module.m[{i}].value.r" for i in range(11)])
+    r = wd.plan()
+    assert [line.split()[1] for line in r.out.splitlines() if line.startswith("  # ")] == expected, r.out
+    wd.apply()
+    assert wd.run("state", "list", check=True).out.split() == expected
+
+
+def test_targeting_warns_as_terraform(tmp_path):
+    """A -target plan says it is partial ("Resource targeting is in effect") and a
+    targeted apply says its changes may be incomplete, as terraform 1.11 does (found
+    by probing: trainform said nothing)."""
+    wd = Workdir(tmp_path / "t")
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\nvalue "b" {\n  input = 2\n}\n')
+    r = wd.plan("-target", "value.a")
+    assert "Warning: Resource targeting is in effect" in r.err and "Plan: 1 to add" in r.out, r.text
+    r = wd.apply("-target", "value.a")
+    assert "Warning: Applied changes may be incomplete" in r.err and "    trainform plan" in r.err, r.text
+    r = wd.apply()
+    assert "Warning" not in r.text, r.text
+
+
+def test_module_output_of_a_secret_needs_no_sensitive_flag_but_stays_secret(tmp_path):
+    """As terraform 1.11: only root outputs must say `sensitive = true`; a module
+    output passing a secret up was refused (found by probing). The secret keeps its
+    mark: a root output of it is still refused, and a resource shows/stores it masked."""
+    wd = Workdir(tmp_path / "s")
+    wd.write("m/main.hcl", 'variable "s" {\n  default   = "hunter2"\n  sensitive = true\n}\noutput "o" {\n  value = var.s\n}\n')
+    main = 'module "c" {\n  source = "./m"\n  count  = 1\n}\nvalue "v" {\n  input = module.c[0].o\n}\n'
+    wd.write("main.hcl", main + 'output "o" {\n  value = module.c[0].o\n}\n')
+    r = wd.plan()
+    assert r.code == 1 and "Error: Output refers to sensitive values" in r.err and "on main.hcl line 9" in r.err, r.text
+    wd.write("main.hcl", main)
+    r = wd.apply()
+    assert "input  = (sensitive value)" in r.out and "hunter2" not in r.text, r.text
+    with open(f"{wd.path}/trainform.tfstate") as f:
+        assert "hunter2" not in f.read()
+
+
+def test_module_count_from_length_of_a_for_each_resource(tmp_path):
+    """`count = length(value.k)` and `for_each = value.k` over a for_each resource not
+    yet created plan, as in terraform 1.11 (the keys are known, the ids are not);
+    found by probing: "Invalid count argument"."""
+    wd = Workdir(tmp_path / "l")
+    wd.write("m/main.hcl", 'variable "label" {}\nvalue "r" {\n  input = var.label\n}\n')
+    wd.write("main.hcl", '''
+        value "k" {
+          for_each = toset(["a", "b"])
+          input    = each.key
+        }
+        module "n" {
+          source = "./m"
+          count  = length(value.k)
+          label  = "n${count.index}"
+        }
+        module "m" {
+          source   = "./m"
+          for_each = toset(keys(value.k))
+          label    = value.k[each.key].id
+        }
+        module "o" {
+          source   = "./m"
+          for_each = merge({ a = "1" }, { b = value.k["a"].id })
+          label    = each.value
+        }
+        module "p" {
+          source = "./m"
+          count  = length(concat(["a"], [value.k["a"].id]))
+          label  = "p"
+        }
+    ''')
+    r = wd.apply()
+    assert "Resources: 10 added" in r.out, r.text
+    assert 'module.m["b"].value.r' in _addresses(wd) and "module.n[1].value.r" in _addresses(wd)
+
+
+def test_output_json_has_terraforms_types(wd):
+    """`output -json` gives each output's type as terraform 1.11 does (checked with
+    terraform_data): module instances of a count call are a tuple, of a for_each call
+    an object; found by probing: trainform printed no type."""
+    wd.apply()
+    out = json.loads(wd.run("output", "-json", check=True).out)
+    assert out["accs"]["type"] == ["object", {"a": "number", "b": "number"}]
+    assert out["best"]["type"] == "string"
+    assert out["steps_a"]["type"] == ["tuple", ["string", "string"]]
+    wd.write("main.hcl", ROOT + '''
+        output "all" {
+          value = module.copy
+        }
+        output "typed" {
+          value = tolist(["x"])
+        }
+        output "secret" {
+          value     = { k = "v" }
+          sensitive = true
+        }
+    ''')
+    wd.apply()
+    out = json.loads(wd.run("output", "-json", check=True).out)
+    assert out["all"]["type"] == ["tuple", [["object", {"acc": "number", "steps": ["tuple", ["string", "string"]]}]]]
+    assert out["typed"]["type"] == ["list", "string"]
+    assert out["secret"] == {"sensitive": True, "value": None}  # not even its keys
+
+
+def test_plan_json_has_terraforms_module_address_and_index(wd):
+    """`plan -json` resource changes carry terraform's module_address/index/mode (found
+    by probing `show -json` side by side: jq filters on them matched nothing)."""
+    changes = {c["address"]: c for c in wd.plan_json()["resource_changes"]}
+    c = changes['module.trial["a"].module.step[1].value.s']
+    assert c["module_address"] == 'module.trial["a"].module.step[1]' and c["mode"] == "managed" and "index" not in c
+    assert changes["module.copy[0].value.score"]["module_address"] == "module.copy[0]"
+
+
+def test_changed_map_output_is_shown_key_by_key(tmp_path):
+    """Changes to Outputs shows a changed object output key by key, as terraform 1.11
+    (found by probing: the whole value was printed before and after)."""
+    wd = Workdir(tmp_path / "o")
+    wd.write("main.hcl", 'variable "v" {\n  default = "x"\n}\noutput "o" {\n  value = { a = var.v, b = "same", l = [1, 2] }\n}\n')
+    wd.apply()
+    r = wd.plan("-var", "v=y")
+    assert '  ~ o = {\n      ~ a = "x" -> "y"\n        # (2 unchanged attributes hidden)\n    }\n' in r.out, r.out

@@ -445,3 +445,164 @@ def test_removed_module_forgets_every_instance_and_destroy_ignores_imports(wd):
     assert "# value.keep will be destroyed" in r.out and "value.new" not in r.out
     wd.apply()
     assert sorted(ids(wd)) == ["value.keep", "value.new"]
+
+
+def test_moved_blocks_in_an_expanded_module_and_between_its_instances(wd):
+    """Found by probing against terraform 1.11 (same moves, terraform_data): a moved
+    block written inside a for_each/count module applies in each of its instances
+    (trainform re-created them), and a move between two instance keys of one call
+    (module.fe["y"] -> module.fe["z"]) is not "Moved object still exists" (trainform
+    refused it because the call is still declared)."""
+    wd.write("m/main.hcl", 'variable "label" {}\nvalue "r" {\n  input = var.label\n}\n')
+    wd.write("main.hcl", 'module "fe" {\n  source   = "./m"\n  for_each = toset(["x", "y"])\n  label    = each.key\n}\n'
+                         'module "old" {\n  source = "./m"\n  label  = "o"\n}\n')
+    wd.apply()
+    before = ids(wd)
+    wd.write("m/main.hcl", 'variable "label" {}\nvalue "r2" {\n  input = var.label\n}\nmoved {\n  from = value.r\n  to   = value.r2\n}\n')
+    wd.write("main.hcl", '''
+        module "fe" {
+          source   = "./m"
+          for_each = toset(["x", "z"])
+          label    = each.key == "z" ? "y" : each.key
+        }
+        moved {
+          from = module.fe["y"]
+          to   = module.fe["z"]
+        }
+        module "new" {
+          source = "./m"
+          count  = 1
+          label  = "o"
+        }
+        moved {
+          from = module.old
+          to   = module.new[0]
+        }
+    ''')
+    r = wd.plan()
+    assert r.code == 0, r.text
+    assert '# module.fe["x"].value.r has moved to module.fe["x"].value.r2' in r.out, r.out
+    assert '# module.fe["y"].value.r has moved to module.fe["z"].value.r2' in r.out
+    assert "# module.old.value.r has moved to module.new[0].value.r2" in r.out
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in r.out
+    wd.apply()
+    after = ids(wd)
+    assert after == {'module.fe["x"].value.r2': before['module.fe["x"].value.r'],
+                     'module.fe["z"].value.r2': before['module.fe["y"].value.r'],
+                     "module.new[0].value.r2": before["module.old.value.r"]}
+
+
+def test_removed_and_moved_inside_an_expanded_module_are_checked(wd):
+    """The "still exists" checks also see blocks written in a for_each module (they
+    were skipped: the static path module.fe has no key and the call has for_each);
+    terraform 1.11 refuses the removed one the same way."""
+    wd.write("main.hcl", 'module "fe" {\n  source   = "./m"\n  for_each = toset(["x"])\n}\n')
+    wd.write("m/main.hcl", '''
+        value "keep" {
+          input = 1
+        }
+        value "r" {
+          input = 2
+        }
+        removed {
+          from = value.r
+          lifecycle {
+            destroy = false
+          }
+        }
+        moved {
+          from = value.keep
+          to   = value.r
+        }
+    ''')
+    r = wd.run("validate", "-no-color")
+    assert r.code == 1, r.text
+    assert "Error: Removed resource still exists" in r.err and "module.fe.value.r was removed" in r.err, r.err
+    assert "Error: Moved object still exists" in r.err and "m/main.hcl:2:1" in r.err
+
+
+def test_import_blocks_with_for_each(wd):
+    """Terraform 1.7+'s `import { for_each }` (checked with terraform 1.11 and
+    terraform_data): a map or set binds each.key/each.value, a list binds the index;
+    `to` takes the key from each; a key the resource does not have is "Configuration
+    for import target does not exist". Found by probing: 'Unsupported argument'."""
+    wd.write("main.hcl", '''
+        locals {
+          ids = { a = "id-1", b = "id-2" }
+        }
+        value "r" {
+          for_each = local.ids
+          input    = each.key
+        }
+        value "c" {
+          count = 2
+        }
+        import {
+          for_each = local.ids
+          to       = value.r[each.key]
+          id       = each.value
+        }
+        import {
+          for_each = ["x", "y"]
+          to       = value.c[each.key]
+          id       = each.value
+        }
+    ''')
+    r = wd.plan()
+    assert "Plan: 4 to import, 0 to add, 2 to change, 0 to destroy." in r.out, r.text
+    assert '# value.r["a"] will be updated in-place\n  # (imported from "id-1")' in r.out
+    assert "# value.c[1] will be imported" in r.out
+    wd.apply()
+    assert ids(wd) == {'value.r["a"]': "id-1", 'value.r["b"]': "id-2", "value.c[0]": "x", "value.c[1]": "y"}
+    assert wd.plan("-detailed-exitcode").code == 0
+    wd.write("main.hcl", '''
+        value "n" {
+          for_each = toset(["a"])
+        }
+        import {
+          for_each = toset(["a", "zz"])
+          to       = value.n[each.key]
+          id       = each.key
+        }
+    ''')
+    r = wd.plan()
+    assert r.code == 1 and "Error: Configuration for import target does not exist" in r.err and 'value.n["zz"]' in r.err, r.text
+    assert "on main.hcl line 7, in import" in r.err
+
+
+def test_move_to_an_instance_not_in_configuration_reads_as_terraform(wd):
+    """Moving onto module.c[5] of a count = 1 call: the object moves, then is destroyed
+    because module.c[5] is not in configuration; the lines come in terraform 1.11's
+    order (found by probing: "(moved from)" came before "(because ...)")."""
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\n')
+    wd.apply()
+    wd.write("m/main.hcl", 'value "r" {\n  input = 1\n}\n')
+    wd.write("main.hcl", 'module "c" {\n  source = "./m"\n  count  = 1\n}\nmoved {\n  from = value.a\n  to   = module.c[5].value.r\n}\n')
+    r = wd.plan()
+    assert ("  # module.c[5].value.r will be destroyed\n  # (because module.c[5] is not in configuration)\n"
+            "  # (moved from value.a)\n") in r.out, r.out
+    assert "Plan: 1 to add, 0 to change, 1 to destroy." in r.out
+
+
+def test_import_command_into_a_for_each_module_instance(wd):
+    """`trainform import 'module.c["a"].value.r' ID` works as `terraform import` does
+    (found by probing: "Configuration for import target does not exist"); a key the call
+    does not have is refused; the command's own targeting does not warn."""
+    wd.write("m/main.hcl", 'value "r" {\n  input = 1\n}\n')
+    wd.write("main.hcl", 'module "c" {\n  source   = "./m"\n  for_each = toset(["a", "b"])\n}\n')
+    r = wd.run("import", "-no-color", 'module.c["a"].value.r', "my-id")
+    assert r.code == 0 and "Import successful!" in r.out, r.text
+    assert "Warning" not in r.text
+    assert ids(wd) == {'module.c["a"].value.r': "my-id"}
+    r = wd.run("import", "-no-color", 'module.c["z"].value.r', "other")
+    assert r.code == 1 and 'no instance module.c["z"].value.r' in r.err, r.text
+
+
+def test_state_mv_onto_itself_says_so(wd):
+    """Found by probing: `state mv X X` said X "does not match anything in the current
+    state" while X is there; terraform refuses it because the destination is taken."""
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\n')
+    wd.apply()
+    r = wd.run("state", "mv", "-no-color", "value.a", "value.a")
+    assert r.code == 1 and "the destination is the source itself" in r.err and "does not match" not in r.err, r.text
+    assert wd.resource("value.a") is not None

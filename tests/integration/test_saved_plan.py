@@ -148,3 +148,54 @@ def test_show_plan_file_and_old_format_refused(wd):
         json.dump(data, f)
     r = wd.run("apply", "old")
     assert r.code == 1 and "has no configuration" in r.err
+
+
+@pytest.mark.parametrize("damage", [
+    ("variables", []), ("options", "x"), ("config_files", 1),
+    ("change.after_unknown", None), ("change.after_sensitive", True), ("change.address", []),
+    ("snapshot edited", None), ("truncated", None), ("binary", None),
+])
+def test_damaged_plan_file_is_a_diagnostic_and_changes_nothing(wd, damage):
+    """Found by probing: a plan file whose fields had the wrong JSON types crashed
+    apply (TypeError/AttributeError, exit 2), and an edited configuration
+    snapshot was applied though its checksum no longer matched."""
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\n')
+    wd.apply()
+    wd.write("main.hcl", 'value "a" {\n  input = 2\n}\n')
+    wd.run("plan", "-out=p", check=True)
+    before = _state_bytes(wd)
+    path = os.path.join(wd.path, "p")
+    with open(path, "rb") as f:
+        raw = f.read()
+    data = json.loads(raw)
+    key, bad = damage
+    if key == "truncated":
+        raw = raw[: len(raw) // 2]
+    elif key == "binary":
+        raw = b"\xca\xfe" + raw
+    else:
+        if key == "snapshot edited":
+            data["plan"]["config_files"]["main.hcl"] = 'value "a" {\n  input = 3\n}\n'
+        elif key.startswith("change."):
+            data["plan"]["resource_changes"][0][key[7:]] = bad
+        else:
+            data["plan"][key] = bad
+        raw = json.dumps(data).encode()
+    with open(path, "wb") as f:
+        f.write(raw)
+    r = wd.run("apply", "p")
+    assert r.code == 1, r.text
+    assert "Error: Failed to load the saved plan" in r.err and "p is not a readable trainform plan file" in r.err, r.text
+    assert "crashed" not in r.text and "Traceback" not in r.text
+    assert _state_bytes(wd) == before
+
+
+def test_plan_out_to_an_unwritable_path_is_a_diagnostic(wd):
+    """Found by probing: -out=DIR (or a missing folder) crashed and left DIR.tmp."""
+    wd.write("main.hcl", 'value "a" {\n  input = 1\n}\n')
+    os.makedirs(os.path.join(wd.path, "d"))
+    for out in ("d", "missing/p"):
+        r = wd.run("plan", "-no-color", f"-out={out}")
+        assert r.code == 1 and "Error: Failed to write plan file" in r.err, r.text
+        assert "crashed" not in r.text and "Traceback" not in r.text
+    assert not os.path.exists(os.path.join(wd.path, "d.tmp"))

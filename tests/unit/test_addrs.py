@@ -61,3 +61,23 @@ def test_module_instance_parts():
 def test_invalid_module_instances(bad):
     with pytest.raises(AddressError):
         parse_instance(bad)
+
+
+def test_plan_and_show_orders_are_terraforms():
+    """Checked against terraform 1.11.4 (plan text, state list, show) with the same
+    addresses: plan/state list go root first, then by module depth, keys by number;
+    show goes by module address text. String order put modules before the root and
+    value.a[10] before value.a[2]."""
+    from engine.addrs import instance_sort_key, show_sort_key
+
+    plan_order = [
+        "value.a[0]", "value.a[2]", "value.a[10]", 'value.k["10"]', 'value.k["9"]', 'value.k["B"]', 'value.k["a"]',
+        "value.z", "value.z (deposed)", "module.a[0].value.r", "module.a[2].value.r", "module.a[10].value.r", "module.aa.value.r",
+        'module.b["x"].value.r', "module.a[0].module.inner.value.q", "module.a[10].module.inner.value.q",
+    ]
+    assert sorted(reversed(plan_order), key=instance_sort_key) == plan_order
+    show_order = [
+        "value.a[2]", "value.a[10]", "value.z", "module.a[0].value.r", "module.a[0].module.inner.value.q",
+        "module.a[10].value.r", "module.a[10].module.inner.value.q", "module.a[2].value.r", "module.aa.value.r",
+    ]
+    assert sorted(reversed(show_order), key=show_sort_key) == show_order

@@ -48,7 +48,17 @@ def test_argument_errors_name_the_parameter():
 
 def test_unknown_arguments_make_unknown_results():
     assert call("upper", [UNKNOWN]) is UNKNOWN
-    assert call("length", [[1, UNKNOWN]]) is UNKNOWN
+    assert call("length", [UNKNOWN]) is UNKNOWN
+    # as cty: a known collection has a known length and keys whatever its elements
+    # (count = length(value.k) over a for_each resource plans in Terraform)
+    assert call("length", [[1, UNKNOWN]]) == 2
+    assert call("length", [{"a": UNKNOWN, "b": 1}]) == 2
+    assert call("keys", [{"b": UNKNOWN, "a": 1}]) == ["a", "b"]
+    assert call("keys", [UNKNOWN]) is UNKNOWN
+    assert call("concat", [[1, UNKNOWN], [2]]) == [1, UNKNOWN, 2]
+    assert call("merge", [{"a": UNKNOWN}, {"b": 1}]) == {"a": UNKNOWN, "b": 1}
+    assert call("values", [{"b": UNKNOWN, "a": 1}]) == [1, UNKNOWN]
+    assert call("merge", [UNKNOWN, {"b": 1}]) is UNKNOWN and call("concat", [UNKNOWN, [1]]) is UNKNOWN
     # sensitive() accepts unknowns and marks them
     assert isinstance(call("sensitive", [UNKNOWN]), Sensitive)
 

@@ -197,3 +197,12 @@ def test_conversion_matches_terraform_variables(type_text, hcl, value):
         assert got == tfconsole.untype_nulls(text)
     else:
         assert got in text.replace("\n", " ")
+
+
+def test_cty_json_type_is_terraforms_json_form():
+    from engine.config.types import BOOL, DYNAMIC, NUMBER, STRING, List, Map, Object, Set, Tuple, cty_json_type
+
+    assert cty_json_type(STRING) == "string" and cty_json_type(DYNAMIC) == "dynamic"
+    assert cty_json_type(List(STRING)) == ["list", "string"] and cty_json_type(Set(NUMBER)) == ["set", "number"]
+    assert cty_json_type(Map(BOOL)) == ["map", "bool"]
+    assert cty_json_type(Object({"a": Tuple([STRING, NUMBER])})) == ["object", {"a": ["tuple", ["string", "number"]]}]

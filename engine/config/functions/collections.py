@@ -63,8 +63,15 @@ def _as_list(v, idx: int, what="list") -> list:
 # --------------------------------------------------------------------------- length & co
 
 
-@register("length", [Param("value", DYNAMIC)])
+@register("length", [Param("value", DYNAMIC, allow_unknown=True)])
 def _length(v):
+    """A known list or map has a known length even when some elements are unknown
+    (cty's rule): ``count = length(value.k)`` over a for_each resource plans, as in
+    Terraform (found by probing: it was "Invalid count argument")."""
+    from engine.values import UNKNOWN, Unknown, contains_unknown
+
+    if isinstance(v, Unknown) or (isinstance(v, (str, TSet)) and contains_unknown(v)):
+        return UNKNOWN  # an unknown string's length, or a set whose unknowns may collide
     if isinstance(v, str):
         from engine.config.functions.strings import graphemes
         return len(graphemes(v))
@@ -73,10 +80,20 @@ def _length(v):
     raise FunctionError("argument must be a string, a collection type, or a structural type.", 0)
 
 
-@register("concat", [], variadic=Param("seqs", DYNAMIC))
+@register("concat", [], variadic=Param("seqs", DYNAMIC, allow_unknown=True))
 def _concat(*seqs):
+    """Known lists with unknown elements concatenate to a known-length list (cty)."""
+    from engine.values import UNKNOWN, Unknown, contains_unknown
+
     if not seqs:
         raise FunctionError("at least one argument is required")
+    if any(isinstance(s, Unknown) for s in seqs):
+        return UNKNOWN
+    if any(contains_unknown(s) for s in seqs):
+        for i, s in enumerate(seqs):
+            if not isinstance(s, list) or isinstance(s, TSet):
+                raise FunctionError(f"all arguments must be lists or tuples; got {friendly_name(type_of(s))}", i)
+        return [x for s in seqs for x in s]
     for i, s in enumerate(seqs):
         if not isinstance(s, list) or isinstance(s, TSet):
             raise FunctionError(f"all arguments must be lists or tuples; got {friendly_name(type_of(s))}", i)
@@ -120,16 +137,27 @@ def _flatten_fn(lst):
     return out
 
 
-@register("keys", [Param("inputMap", DYNAMIC)])
+@register("keys", [Param("inputMap", DYNAMIC, allow_unknown=True)])
 def _keys(m):
+    """The keys of a known map are known whatever its values (as ``length``)."""
+    from engine.values import UNKNOWN, Unknown
+
+    if isinstance(m, Unknown):
+        return UNKNOWN
     if not isinstance(m, dict):
         raise FunctionError("must have map or object type", 0)
     ks = sorted(m.keys())
     return TList(ks, STRING) if isinstance(m, TMap) else list(ks)
 
 
-@register("values", [Param("mapping", DYNAMIC)])
+@register("values", [Param("mapping", DYNAMIC, allow_unknown=True)])
 def _values(m):
+    from engine.values import UNKNOWN, Unknown, contains_unknown
+
+    if isinstance(m, Unknown):
+        return UNKNOWN
+    if isinstance(m, dict) and contains_unknown(m):
+        return [m[k] for k in sorted(m.keys())]  # known length, unknown elements (cty)
     if not isinstance(m, dict):
         raise FunctionError("must have map or object type", 0)
     vs = [m[k] for k in sorted(m.keys())]
@@ -159,8 +187,23 @@ def _lookup(m, key, *default):
     raise FunctionError(f'lookup failed to find key "{key}"')
 
 
-@register("merge", [], variadic=Param("maps", DYNAMIC, allow_null=True))
+@register("merge", [], variadic=Param("maps", DYNAMIC, allow_null=True, allow_unknown=True))
 def _merge(*maps):
+    """Known maps with unknown values merge to known keys (cty): for_each = merge(...)
+    over values known only after apply still plans."""
+    from engine.values import UNKNOWN, Unknown, contains_unknown
+
+    if any(isinstance(m, Unknown) for m in maps):
+        return UNKNOWN
+    if any(contains_unknown(m) for m in maps):
+        out: dict = {}
+        for i, m in enumerate(maps):
+            if m is None:
+                continue
+            if not isinstance(m, dict):
+                raise FunctionError(f"arguments must be maps or objects, got {json.dumps(friendly_name(type_of(m)))}", i)
+            out.update(m)
+        return out
     out: dict = {}
     all_maps = True
     for i, m in enumerate(maps):

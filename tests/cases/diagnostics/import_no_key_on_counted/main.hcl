@@ -1,0 +1,8 @@
+value "r" {
+  count = 1
+}
+
+import {
+  to = value.r
+  id = "x"
+}

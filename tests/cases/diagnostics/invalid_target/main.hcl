@@ -1,0 +1,3 @@
+value "a" {
+  input = 1
+}

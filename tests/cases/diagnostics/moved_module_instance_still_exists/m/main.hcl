@@ -1,0 +1,3 @@
+value "r" {
+  input = 1
+}
