@@ -327,9 +327,21 @@ class Lifecycle:
                     executor.kill_detached(ex.ident or ident)
                     self.ctx.progress(address, f"Stopped orphaned execution {rec.get('run_id')} (no state refers to it)")
                 if executor.mode == "docker" and (ex.ident or ident):
+                    self._keep_log(executor, ex.ident or ident, rec.get("run_id"), paths, attempt, rec.get("mask"))
                     executor.remove(ex.ident or ident)
             _mark_cancelled(rec, note="orphaned: stopped when a new execution of the run started")
             write_record(rec_path, rec)
+
+    def _keep_log(self, executor, ident, run_id, paths, attempt, targets) -> None:
+        """A container's output lives in the container: save it, masked from the
+        container's own settings, before the container is removed, so a stopped
+        execution's history row keeps its log (`trainform logs RUN_ID`)."""
+        from providers.run.execution import save_log
+
+        ex = self._inspect(executor, ident, run_id, paths, attempt, targets)
+        if ex.logs is not None and self.ctx.persisting:
+            mask = executor.masker(ident, targets) if targets and hasattr(executor, "masker") else None
+            save_log(paths.log(attempt), ex.logs, mask)
 
     # ------------------------------------------------------------ destroy / cancel
     def _destroy(self, req) -> ApplyResponse:
@@ -349,6 +361,7 @@ class Lifecycle:
                 if ins.kind == "running":
                     ex.kill_detached(ins.ident or ident)
                 if mode == "docker" and (ins.ident or ident):
+                    self._keep_log(ex, ins.ident or ident, st.get("id"), paths, attempt, private.get("mask") or record.get("mask"))
                     ex.remove(ins.ident or ident)
             if record:
                 _mark_cancelled(record)

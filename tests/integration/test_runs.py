@@ -375,9 +375,12 @@ def test_wait_false_failure_is_replaced(tmp_path):
 
 
 def test_destroy_stops_detached_run_and_keeps_artifacts(tmp_path, mode):
-    wd = make_wd(tmp_path, {"main.hcl": config(mode, run_block(extra="  wait = false\n")), "src/run.sh": "echo hi > outputs/o.txt\nsleep 60\n"})
+    wd = make_wd(tmp_path, {"main.hcl": config(mode, run_block(extra="  wait = false\n")), "src/run.sh": "echo hi > outputs/o.txt\necho training started\nsleep 60\n"})
     wd.apply()
     a = attrs(wd)
+    deadline = time.time() + 30
+    while not os.path.exists(os.path.join(a["outputs_path"], "o.txt")) and time.time() < deadline:
+        time.sleep(0.2)
     wd.run("destroy", "-auto-approve", "-no-color", check=True)
     assert wd.resource("run.train") is None
     run_dir = os.path.dirname(a["outputs_path"])
@@ -385,6 +388,8 @@ def test_destroy_stops_detached_run_and_keeps_artifacts(tmp_path, mode):
     rec = json.load(open(os.path.join(run_dir, "record.json")))  # stays in the history, stopped
     assert rec["status"] == "cancelled" and rec["destroyed_at"]
     assert rec["duration_seconds"] > 0  # how long it ran before it was stopped
+    logs = wd.run("logs", a["id"], check=True).out  # its output outlives the removed container
+    assert "training started" in logs, logs
     if mode == "docker":
         import docker
 
