@@ -7,7 +7,9 @@ line, each sensitive value and its common encodings with ``***``:
 * the raw text, and each line of a multi-line value;
 * JSON-escaped (``json.dumps`` without the quotes, ASCII and not);
 * URL-encoded (``quote`` and ``quote_plus``);
-* hex of the UTF-8 bytes (lower and upper case);
+* hex of the UTF-8 bytes (lower and upper case), every byte percent-escaped;
+* base32 (padded or not, either case), base85 and ascii85;
+* shell-escaped with backslashes (``printf %q``);
 * base64 (standard and URL-safe, padded or not) -- also when the secret is
   only part of the encoded text (``base64("user:" + secret)`` as in a Basic
   auth header): for each of the three byte alignments, the characters that
@@ -92,6 +94,11 @@ def _variants(secret: str) -> set[str]:
     forms.update({std, std.rstrip("="), base64.urlsafe_b64encode(raw).decode().rstrip("=")})
     forms.update(_b64_cores(raw))
     forms.update({raw.hex(), raw.hex().upper()})
+    b32 = base64.b32encode(raw).decode()
+    forms.update({b32, b32.rstrip("="), b32.lower(), b32.lower().rstrip("=")})
+    forms.update({base64.b85encode(raw).decode(), base64.a85encode(raw).decode()})
+    forms.update({"".join(f"%{c:02X}" for c in raw), "".join(f"%{c:02x}" for c in raw)})  # every byte escaped
+    forms.add(re.sub(r"([^A-Za-z0-9_./,:@%+=-])", r"\\\1", secret))  # shell backslash-escaped (printf %q)
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 

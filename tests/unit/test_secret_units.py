@@ -162,3 +162,20 @@ def test_a_start_error_that_quotes_a_secret_is_masked(tmp_path):
     assert rp._start_one(Failing(), spec, {}, record, {}, paths, 1, 0.0, None, d) is None
     text = json.dumps([x.detail for x in d]) + json.dumps(read_record(paths.record))
     assert "s3cret-token-value" not in text and 'exec: \\"***\\"' in text, text
+
+
+def test_masker_masks_base32_base85_percent_and_shell_escaped_forms():
+    """Found by probing a real run that printed its token in more encodings than the
+    raw/base64/URL/JSON/hex the masker knew: base32 (TOTP seeds), base85/ascii85,
+    every byte percent-escaped, and bash's printf %q."""
+    import base64
+    import subprocess
+
+    secret = 'S3cr3t/+Tok=en?&"x'
+    raw = secret.encode()
+    m = Masker([secret])
+    b32 = base64.b32encode(raw).decode()
+    shell = subprocess.run(["bash", "-c", 'printf %q "$S"'], env={"S": secret}, capture_output=True, text=True).stdout
+    for text in (b32, b32.rstrip("="), b32.lower(), base64.b85encode(raw).decode(), base64.a85encode(raw).decode(),
+                 "".join(f"%{c:02X}" for c in raw), "".join(f"%{c:02x}" for c in raw), shell):
+        assert m(f"got {text} end") == f"got {MASK} end", text
