@@ -201,7 +201,10 @@ class Lifecycle:
             return ApplyResponse(new_state=st, private=private, diagnostics=d)
         self.ctx.progress(req.address, f"Adopting execution {st.get('id')} left running by an interrupted apply ({executor.mode} {str(ex.ident or ident)[:12]})")
         spec = AttemptSpec(run_id=st["id"], address=req.address, argv=[], env={}, snapshot_dir="", paths=paths, attempt=attempt, mask=mask)
-        return self._run_attempts(executor, spec, st, record, private, paths, timeout_s, 0, d,
+        # follow the adopted attempt, whichever it is (attempts run first..max_retries+1: a bound of
+        # 0 retries skipped an adopted attempt 2 altogether and recorded it cancelled while it ran on);
+        # no attempt after it: the spec to start one is not rebuilt here
+        return self._run_attempts(executor, spec, st, record, private, paths, timeout_s, attempt - 1, d,
                                   adopt=(handle, ex.started or parse_iso(st.get("started_at")), attempt))
 
     # ------------------------------------------------------------ read (refresh)

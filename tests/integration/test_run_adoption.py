@@ -375,3 +375,31 @@ def test_an_execution_created_but_never_started_is_removed_and_run_again(tmp_pat
     if mode == "docker":
         with pytest.raises(docker.errors.NotFound):
             client.containers.get(ident)
+
+
+FAIL_FIRST_THEN_GATED = 'if [ ! -f outputs/first ]; then echo attempt-one; touch outputs/first; exit 3; fi\n' + GATED
+
+
+def test_kill9_during_a_retry_adopts_that_attempt(tmp_path, mode):
+    """Found by probing: trainform killed while attempt 2 of a retried run trained.
+    The next apply "adopted" it but recorded it cancelled at once (the attempt loop
+    had no room for an attempt past the first) while it trained on unwatched.  Now
+    it follows attempt 2 to its end: succeeded, 2 attempts, nothing started again."""
+    wd = make_wd(tmp_path, {"main.hcl": config(mode, run_block(extra="  max_retries = 2\n")) + OUTPUT,
+                            "src/run.sh": FAIL_FIRST_THEN_GATED})
+    cli = Cli(wd)
+    cli.wait_for("Retrying: attempt 2 of 3")
+    cli.wait_for("run.train: started")
+    os.killpg(cli.proc.pid, signal.SIGKILL)
+    cli.wait()
+    [run_dir] = run_dirs(wd)
+    threading.Timer(3, go, args=(run_dir,)).start()  # lets attempt 2 finish once apply follows it
+    r = wd.apply()
+    assert "Adopting execution" in r.out and "finished" in r.out, r.out
+    a = attrs(wd)
+    assert a["status"] == "succeeded" and a["attempts"] == 2 and a["exit_code"] == 0
+    rec = json.loads(_read(os.path.join(run_dir, "record.json")))
+    assert [x["attempt"] for x in rec["attempts"]] == [1, 2] and rec["status"] == "succeeded"
+    assert "Retrying" not in r.out and run_dirs(wd) == [run_dir]  # nothing started again
+    assert wd.run("output", "-raw", "acc", check=True).out.strip() == "0.875"
+    assert wd.plan("-detailed-exitcode").code == 0
