@@ -145,3 +145,36 @@ def test_detached_ray_run_is_masked_when_refresh_collects_it_and_plan_warns(tmp_
         assert secret not in w.run("logs", "run.leak", check=True).out
     finally:
         w.run("destroy", "-auto-approve", "-no-color")
+
+
+def test_sigterm_lets_a_ray_run_finish_and_records_it(tmp_path):
+    """A closed session or `kill` (SIGTERM) during a Ray run acts like one Ctrl-C, as
+    it does for local runs: the run (a task of trainform's driver subprocess, in its
+    own session) finishes, its metrics and outputs are recorded, the next plan is empty."""
+    import threading
+
+    from tests.integration.test_run_adoption import Cli
+
+    require_ray()
+    w = Workdir(tmp_path / "w", env={"TRAINFORM_RAY_HEAD_CPUS": "2", "TRAINFORM_RAY_OBJECT_STORE_MB": "200", "RAY_DEDUP_LOGS": "0"})
+    gate = tmp_path / "go"
+    w.write("main.hcl", 'workspace "ml" {}\ncompute "cluster" {\n  workspace = workspace.ml.id\n  type = "ray"\n}\n'
+            'run "train" {\n  workspace = workspace.ml.id\n  source_directory = "src"\n  script = "train.py"\n'
+            '  compute = compute.cluster.id\n  timeout = "5m"\n}\noutput "acc" {\n  value = run.train.metrics.acc\n}\n')
+    w.write("src/train.py", "import json, os, time\nprint('epoch start', flush=True)\n"
+            f"while not os.path.exists({str(gate)!r}):\n    time.sleep(0.1)\n"
+            "with open(os.environ['TRAINFORM_METRICS_FILE'], 'a') as f:\n    f.write(json.dumps({'name': 'acc', 'value': 0.75}) + '\\n')\n"
+            "print('epoch done', flush=True)\n")
+    cli = Cli(w)
+    try:
+        cli.wait_for("epoch start", 300)
+        cli.signal(signal.SIGTERM)
+        cli.wait_for("interrupt received")
+        threading.Timer(1, gate.touch).start()
+        assert cli.wait(300) == 0, cli.text
+        assert "epoch done" in cli.text and "acc = 0.75" in cli.text, cli.text
+        run = w.resource("run.train")["attributes"]
+        assert run["status"] == "succeeded" and run["metrics"] == {"acc": 0.75}
+        assert w.plan("-detailed-exitcode").code == 0
+    finally:
+        w.run("destroy", "-auto-approve", "-no-color")
