@@ -28,6 +28,7 @@ class Session:
     def __init__(self, config: Config, inputs: dict[str, Any], state, options: PlanOptions | None = None,
                  events: Events | None = None, working_dir: str = ".") -> None:
         from engine.providers import ProviderContext
+        from engine.values import sensitive_values_seen
 
         self.config = config
         self.inputs = inputs
@@ -69,6 +70,7 @@ class Session:
             lookup=self.lookup,
             cancelled=self.cancel,
             stopping=self.stop,
+            sensitive_values=sensitive_values_seen,
         )
 
     def build_graph(self) -> Diagnostics:

@@ -153,6 +153,11 @@ class ProviderContext:
     #: True in apply/refresh/destroy, whose refreshed state is saved: ``read`` may then tidy
     #: up what it has recorded (remove a finished container).  False in plan: read changes nothing.
     persisting: bool = False
+    #: ``sensitive_values()``: every scalar that carried a sensitive mark so far in this command
+    #: (the sensitive variables' values and what was computed from them).  A provider that prints
+    #: what a user's code prints (run logs) masks them all: a script given ``"Bearer ${var.tok}"``
+    #: may print the token alone, which no configured value equals.
+    sensitive_values: Callable[[], frozenset] = lambda: frozenset()
 
 
 # ---------------------------------------------------------------- requests

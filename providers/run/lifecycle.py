@@ -187,7 +187,7 @@ class Lifecycle:
         timeout_s = parse_duration(st["timeout"]) if st.get("timeout") else None
         from providers.run.provider import _masker
 
-        mask = _masker(req.config or {}, req.sensitive_paths)
+        mask = _masker(req.config or {}, req.sensitive_paths, self.ctx.sensitive_values())
         if ex.kind != "running":
             new = self._collect(executor, mode, st, record, paths, ex, attempt, mask, private.get("mask"))
             if new["status"] != "succeeded":
@@ -277,6 +277,7 @@ class Lifecycle:
             if ex.logs is not None:  # (process mode: the log was written, masked, by the run's own filter)
                 if mask is None and targets and hasattr(executor, "masker"):
                     mask = executor.masker(ex.ident or record.get("ident"), targets)
+                mask = self._with_seen(mask)
                 save_log(paths.log(attempt), ex.logs, mask)
             if mode == "docker" and (ex.ident or record.get("ident")):
                 executor.remove(ex.ident or record.get("ident"))
@@ -335,6 +336,17 @@ class Lifecycle:
             _mark_cancelled(rec, note="orphaned: stopped when a new execution of the run started")
             write_record(rec_path, rec)
 
+    def _with_seen(self, mask):
+        """``mask`` (from the configuration or the execution's settings) plus every value
+        marked sensitive in this command: a refresh has the variables too."""
+        from providers.run.masking import Masker
+
+        seen = list(self.ctx.sensitive_values())
+        if not seen:
+            return mask
+        merged = Masker.for_values(list(getattr(mask, "secrets", None) or []) + seen)
+        return merged if merged else mask
+
     def _keep_log(self, executor, ident, run_id, paths, attempt, targets) -> None:
         """A container's output lives in the container: save it, masked from the
         container's own settings, before the container is removed, so a stopped
@@ -344,7 +356,7 @@ class Lifecycle:
         ex = self._inspect(executor, ident, run_id, paths, attempt, targets)
         if ex.logs is not None and self.ctx.persisting:
             mask = executor.masker(ident, targets) if targets and hasattr(executor, "masker") else None
-            save_log(paths.log(attempt), ex.logs, mask)
+            save_log(paths.log(attempt), ex.logs, self._with_seen(mask))
 
     # ------------------------------------------------------------ destroy / cancel
     def _destroy(self, req) -> ApplyResponse:

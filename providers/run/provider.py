@@ -584,7 +584,7 @@ class RunProvider(TrackingMixin, Lifecycle, Provider):
         spec = AttemptSpec(run_id=run_id, address=addr, argv=self._argv(cfg, r), env=self._env(cfg, r, run_id, docker, paths),
                            snapshot_dir=snap_dir, paths=paths, image=self._image(r.environment) if docker else None,
                            registry_auth=self._auth(r.workspace, r.environment) if docker else None,
-                           mask=_masker(cfg, req.sensitive_paths), mask_targets=targets)
+                           mask=_masker(cfg, req.sensitive_paths, self.ctx.sensitive_values()), mask_targets=targets)
         # the pool: queue while full (Ray queues jobs itself)
         if on_ray:
             pool = _RayQueue()
@@ -748,12 +748,14 @@ def _mask_targets(cfg: dict, sensitive_paths) -> dict | None:
     return out or None
 
 
-def _masker(cfg: dict, sensitive_paths):
-    """The run's log masker: every sensitive configured value (None when there is none)."""
+def _masker(cfg: dict, sensitive_paths, seen=()):
+    """The run's log masker: every sensitive configured value, and every value marked
+    sensitive in this command (``seen``: the secret inside a configured "Bearer ..."),
+    None when there is none."""
     from engine.providers import get_path
     from providers.run.masking import Masker
 
-    values = []
+    values = list(seen)
     for p in sensitive_paths or ():
         v = get_path(cfg, tuple(p))
         if v is not None and not isinstance(v, Unknown):

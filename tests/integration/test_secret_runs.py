@@ -13,6 +13,8 @@ import textwrap
 import urllib.parse
 from pathlib import Path
 
+import pytest
+
 from tests.integration.test_runs import attrs, busybox, config, make_wd, mode  # noqa: F401 - fixtures
 
 SECRET = 'Pa55:w/rd+"q"\\x-7f3e'
@@ -212,3 +214,25 @@ def test_run_adopted_after_kill9_is_masked_when_refresh_collects_it(tmp_path, mo
     assert "finished" in saved and "raw=***" in saved and "arg=***" in saved and f"plain={PLAIN}" in saved, saved
     for form in _encodings(SECRET):
         assert form not in saved, (form, saved)
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_secret_inside_a_composed_value_is_masked_when_printed_alone(tmp_path, mode, wait):  # noqa: F811
+    """Found by probing: env_vars = { AUTH = "Bearer ${var.token}" } and a script that
+    prints the token alone.  The masker knew the configured value ("Bearer ...") only,
+    so the bare token was printed.  Every value marked sensitive in the command is
+    masked now, live and when a refresh collects a detached run."""
+    from tests.integration.test_runs import _refresh_until_done
+
+    run = _run(extra="" if wait else "  wait = false\n").replace(
+        "TOKEN      = var.token\n", 'AUTH       = "Bearer ${var.token}"\n')
+    script = 'printf "token=%s\\n" "${AUTH#Bearer }"\nprintf "plain=%s\\n" "$PLAIN"\n'
+    wd = make_wd(tmp_path, {"main.hcl": config(mode, run), "src/run.sh": script}, _secret_env())
+    r = wd.apply()
+    a = attrs(wd) if wait else _refresh_until_done(wd)
+    assert a["status"] == "succeeded", a
+    saved = Path(a["log_path"]).read_text()
+    shown = wd.run("logs", "run.train", check=True).out
+    for text in ([r.text] if wait else []) + [saved, shown]:
+        assert "token=***" in text and f"plain={PLAIN}" in text, text
+        assert SECRET not in text
